@@ -1,0 +1,119 @@
+"""The fleet in the admin: status is read-only and changes only through the transition service."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from chips.lifecycle import ChipStatus
+from chips.models import Chip, ChipAlert, ChipSession, ChipTransition, Gateway
+from chips.services import TransitionNotAllowed, alert_resolve, chip_transition
+
+
+@admin.register(Gateway)
+class GatewayAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "base_url", "is_active", "chip_count", "created_at"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "base_url"]
+    # Secrets are write-only here: the form never shows the stored values.
+    exclude = ["api_key", "webhook_secret", "verify_token"]
+    readonly_fields = ["created_at"]
+
+    @admin.display(description="chips")
+    def chip_count(self, gateway: Gateway) -> int:
+        return gateway.chips.count()
+
+
+class ChipTransitionInline(admin.TabularInline):
+    model = ChipTransition
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "from_status", "to_status", "reason", "triggered_by"]
+    fields = readonly_fields
+    ordering = ["-created_at", "-id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _transition_action(to_status: str):
+    def action(modeladmin, request, queryset):
+        moved = 0
+        for chip in queryset:
+            try:
+                if chip_transition(
+                    chip_id=chip.pk, to_status=to_status, reason="admin action", triggered_by=f"user:{request.user}"
+                ):
+                    moved += 1
+            except TransitionNotAllowed as exc:
+                modeladmin.message_user(request, str(exc), level=messages.WARNING)
+        if moved:
+            modeladmin.message_user(request, f"{moved} chip(s) moved to {to_status}.", level=messages.SUCCESS)
+
+    action.__name__ = f"mark_{to_status}"
+    action.short_description = f"Move selected chips to “{to_status}”"
+    return action
+
+
+@admin.register(Chip)
+class ChipAdmin(admin.ModelAdmin):
+    list_display = ["phone", "instance_name", "gateway", "status", "session_state", "status_changed_at", "created_at"]
+    list_filter = ["status", "gateway__kind", "gateway", "ddd"]
+    search_fields = ["phone", "instance_name", "salvy_id"]
+    list_select_related = ["gateway", "session"]
+    readonly_fields = ["status", "status_changed_at", "created_at", "updated_at"]
+    exclude = ["instance_token"]
+    inlines = [ChipTransitionInline]
+    actions = [_transition_action(status) for status in ChipStatus.values]
+
+    @admin.display(description="session")
+    def session_state(self, chip: Chip) -> str:
+        session = getattr(chip, "session", None)
+        return session.state if session else "—"
+
+
+@admin.register(ChipSession)
+class ChipSessionAdmin(admin.ModelAdmin):
+    list_display = ["chip", "state", "pairing_code", "qr_updated_at", "last_connected_at", "last_disconnected_at",
+                    "disconnect_reason_code"]
+    list_filter = ["state"]
+    search_fields = ["chip__phone", "chip__instance_name"]
+    list_select_related = ["chip"]
+    readonly_fields = [f.name for f in ChipSession._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ChipTransition)
+class ChipTransitionAdmin(admin.ModelAdmin):
+    list_display = ["chip", "from_status", "to_status", "reason", "triggered_by", "created_at"]
+    list_filter = ["to_status", "from_status"]
+    search_fields = ["chip__phone", "reason", "triggered_by"]
+    list_select_related = ["chip"]
+    readonly_fields = ["chip", "from_status", "to_status", "reason", "triggered_by", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ChipAlert)
+class ChipAlertAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "severity", "kind", "chip", "message", "resolved_at"]
+    list_filter = ["severity", "kind", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["message", "kind", "chip__phone"]
+    list_select_related = ["chip"]
+    readonly_fields = ["chip", "severity", "kind", "message", "details", "created_at", "resolved_at"]
+    actions = ["resolve"]
+
+    @admin.action(description="Resolve selected alerts")
+    def resolve(self, request, queryset):
+        for alert in queryset.filter(resolved_at__isnull=True):
+            alert_resolve(alert=alert)
+        self.message_user(request, f"Resolved at {timezone.now():%H:%M}.", level=messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False

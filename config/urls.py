@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import ops
+from integrations.providers.registry import webhook_endpoints
+from integrations.webhooks import webhook_view
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("simulator/", include("simulator.urls")),
+    *[path(f"webhooks/{endpoint}/", webhook_view(endpoint), name=f"webhook-{endpoint}") for endpoint in webhook_endpoints()],
+]

@@ -1,0 +1,98 @@
+"""Translating between our models and the agent's plain data (the agent never sees a model)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from agent.context import ChatMessage, LLMConfig, Profile, QualificationField, TurnContext
+from conversations.models import AgentProfile, Conversation, Lead, Message
+from conversations.statuses import Direction, MessageOrigin, MessageStatus
+
+HISTORY_LENGTH = 20
+# Lead columns that mirror qualification answers of the same key.
+LEAD_COLUMNS = ("name", "email", "company", "city")
+KIND_PLACEHOLDERS = {
+    "image": "[imagem]",
+    "audio": "[áudio]",
+    "video": "[vídeo]",
+    "document": "[documento]",
+    "sticker": "[figurinha]",
+    "location": "[localização]",
+    "contact": "[contato]",
+    "reaction": "[reação]",
+    "unknown": "[mensagem]",
+}
+
+
+def profile_data(profile: AgentProfile) -> Profile:
+    return Profile(
+        name=profile.name,
+        company_name=profile.company_name,
+        company_description=profile.company_description,
+        offer_description=profile.offer_description,
+        tone=profile.tone,
+        system_prompt_extra=profile.system_prompt_extra,
+        fields=tuple(
+            QualificationField(
+                key=item["key"],
+                question=item.get("question", ""),
+                type=item.get("type", "text"),
+                weight=int(item.get("weight", 0)),
+                required=bool(item.get("required", True)),
+            )
+            for item in profile.qualification_fields
+            if isinstance(item, dict) and item.get("key")
+        ),
+        hot_threshold=profile.hot_threshold,
+        warm_threshold=profile.warm_threshold,
+        model=profile.model,
+    )
+
+
+def lead_facts(lead: Lead) -> dict:
+    facts = dict(lead.fields)
+    for column in LEAD_COLUMNS:
+        value = getattr(lead, column)
+        if value and not facts.get(column):
+            facts[column] = value
+    return facts
+
+
+def chat_message(message: Message) -> ChatMessage:
+    if message.direction == Direction.IN:
+        role = "customer"
+    else:
+        role = "agent" if message.origin == MessageOrigin.AGENT else "human"
+    text = message.text or message.caption
+    if message.kind != "text":
+        text = " ".join(filter(None, [KIND_PLACEHOLDERS.get(message.kind, ""), text]))
+    return ChatMessage(role=role, text=text, kind=message.kind, at=message.provider_timestamp or message.created_at)
+
+
+def turn_context(conversation: Conversation, pending: list[Message]) -> TurnContext:
+    """The profile, what we know of the lead, and the last messages up to those being answered."""
+    pending_ids = {message.pk for message in pending}
+    earlier = (
+        conversation.messages.exclude(pk__in=pending_ids)
+        .exclude(direction=Direction.OUT, status__in=[MessageStatus.FAILED])
+        .order_by("-created_at", "-id")[: HISTORY_LENGTH]
+    )
+    new_messages = tuple(chat_message(message) for message in pending)
+    history = (tuple(chat_message(message) for message in reversed(list(earlier))) + new_messages)[-HISTORY_LENGTH:]
+    return TurnContext(
+        profile=profile_data(conversation.profile),
+        lead_fields=lead_facts(conversation.lead),
+        new_messages=new_messages,
+        history=history,
+        push_name=conversation.lead.push_name,
+        state=dict(conversation.agent_state),
+    )
+
+
+def llm_config(profile: AgentProfile) -> LLMConfig:
+    return LLMConfig(
+        model=profile.model or settings.AGENT_MODEL,
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL,
+        timeout_seconds=settings.AGENT_TIMEOUT_SECONDS,
+    )

@@ -1,0 +1,240 @@
+"""Leads, conversations, messages, agent profiles and agent runs."""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from conversations.statuses import Direction, MessageKind, MessageOrigin, MessageStatus
+
+
+class AgentProfile(models.Model):
+    """The business the agent speaks for. One profile is the default; chips may be assigned others."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_default = models.BooleanField(default=False)
+    company_name = models.CharField(max_length=200)
+    company_description = models.TextField(blank=True)
+    offer_description = models.TextField(blank=True)
+    tone = models.CharField(max_length=200, blank=True)
+    system_prompt_extra = models.TextField(blank=True, help_text="Extra instructions for the LLM.")
+    qualification_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Asked in order: [{"key", "question", "type", "weight", "required"}, ...]',
+    )
+    hot_threshold = models.PositiveSmallIntegerField(default=70)
+    warm_threshold = models.PositiveSmallIntegerField(default=40)
+    timezone = models.CharField(max_length=64, default="America/Sao_Paulo")
+    business_hours = models.JSONField(default=dict, blank=True)
+    debounce_seconds = models.PositiveSmallIntegerField(default=0)
+    human_idle_minutes = models.PositiveIntegerField(default=30)
+    model = models.CharField(max_length=100, blank=True, help_text="Overrides AGENT_MODEL for this profile.")
+    chips = models.ManyToManyField("chips.Chip", through="ProfileChip", blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProfileChip(models.Model):
+    """Which profile speaks on a chip; a chip without one uses the default profile."""
+
+    profile = models.ForeignKey(AgentProfile, on_delete=models.CASCADE)
+    chip = models.OneToOneField("chips.Chip", on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.profile} on {self.chip_id}"
+
+
+class Temperature(models.TextChoices):
+    COLD = "cold"
+    WARM = "warm"
+    HOT = "hot"
+
+
+class Stage(models.TextChoices):
+    NEW = "new"
+    ENGAGED = "engaged"
+    QUALIFYING = "qualifying"
+    QUALIFIED = "qualified"
+    HANDED_OFF = "handed_off"
+    WON = "won"
+    LOST = "lost"
+
+
+class Lead(models.Model):
+    """A person. Found by phone, WhatsApp LID or Meta BSUID; any of them may be missing."""
+
+    phone = models.CharField(max_length=20, null=True, blank=True, unique=True, help_text="E.164 with +.")
+    wa_lid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    bsuid = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    push_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    fields = models.JSONField(default=dict, blank=True, help_text="Qualification answers by field key.")
+    score = models.PositiveSmallIntegerField(default=0)
+    temperature = models.CharField(max_length=8, choices=Temperature.choices, default=Temperature.COLD)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    legal_basis = models.CharField(max_length=64, blank=True, default="legitimate_interest")
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    chatwoot_contact_id = models.CharField(max_length=64, blank=True)
+    crm_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name or self.push_name or self.phone or self.wa_lid or self.bsuid or f"lead {self.pk}"
+
+
+class Owner(models.TextChoices):
+    BOT = "bot"
+    HUMAN = "human"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Conversation(models.Model):
+    """A lead talking to one chip. At most one open conversation per (lead, chip)."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="conversations")
+    chip = models.ForeignKey("chips.Chip", on_delete=models.PROTECT, related_name="conversations")
+    profile = models.ForeignKey(AgentProfile, on_delete=models.PROTECT, related_name="conversations")
+    owner = models.CharField(max_length=8, choices=Owner.choices, default=Owner.BOT)
+    status = models.CharField(max_length=8, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    agent_state = models.JSONField(default=dict, blank=True, help_text="The agent's memory between turns.")
+    human_until = models.DateTimeField(null=True, blank=True)
+    chatwoot_conversation_id = models.CharField(max_length=64, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    # Turns of one conversation never overlap: a turn holds this lease while it runs. A worker
+    # that dies mid-turn simply lets it expire, and the turn runs again.
+    turn_lease_until = models.DateTimeField(null=True, blank=True)
+    turn_lease_token = models.CharField(max_length=36, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "chip"], condition=Q(status="open"), name="one_open_conversation_per_lead_chip"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} ↔ {self.chip_id}"
+
+
+class AgentRun(models.Model):
+    """One agent turn, for cost and quality accounting."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="agent_runs")
+    model = models.CharField(max_length=100)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    latency_ms = models.PositiveIntegerField(default=0)
+    tool_calls = models.JSONField(default=list, blank=True)
+    fallback_used = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.model})"
+
+
+class Message(models.Model):
+    """One WhatsApp message, either way. Outbound rows are the outbox; inbound rows are the inbox.
+
+    An inbound row is `received` until the turn that answers it commits (`processed`). The relay
+    stamps `handed_at` when it gives the row to the workers; the sweeper clears a stale stamp.
+    """
+
+    chip = models.ForeignKey("chips.Chip", on_delete=models.PROTECT, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", null=True, blank=True
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    origin = models.CharField(max_length=8, choices=MessageOrigin.choices, default=MessageOrigin.CONTACT)
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    text = models.TextField(blank=True)
+    caption = models.TextField(blank=True)
+    media = models.JSONField(default=dict, blank=True, help_text="mime type, file name, provider media ref.")
+    location = models.JSONField(default=dict, blank=True)
+    provider = models.CharField(max_length=16)
+    provider_message_id = models.CharField(max_length=128, null=True, blank=True)
+    reply_to_provider_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    status_rank = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    contact = models.JSONField(default=dict, blank=True, help_text="Sender identity as the payload gave it.")
+    raw = models.JSONField(default=dict, blank=True)
+    sequence = models.PositiveSmallIntegerField(default=0, help_text="Bubble order within one turn.")
+    agent_run = models.ForeignKey(AgentRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
+    provider_timestamp = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    handed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chip", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="message_unique_provider_id_per_chip",
+            ),
+        ]
+        indexes = [
+            # What the relay polls: rows nobody has been given yet.
+            models.Index(
+                fields=["id"],
+                condition=Q(handed_at__isnull=True, processed_at__isnull=True),
+                name="message_awaiting_relay",
+            ),
+            models.Index(fields=["conversation", "direction", "status"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.kind} {self.provider_message_id or self.pk}"
+
+
+class EarlyStatus(models.Model):
+    """A status update that arrived before the message it refers to was known (events are unordered).
+
+    Applied, and deleted, when the message's provider id is recorded.
+    """
+
+    chip = models.ForeignKey("chips.Chip", on_delete=models.CASCADE, related_name="+")
+    provider_message_id = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    status_rank = models.PositiveSmallIntegerField()
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chip", "provider_message_id"], name="early_status_unique"),
+        ]

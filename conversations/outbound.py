@@ -1,0 +1,182 @@
+"""Sending the outbox: each message claimed before it is sent, so no retry sends it twice.
+
+`pending → sending` is a conditional UPDATE: of any number of workers or retries, exactly one
+claims a message. After the gateway call it becomes `sent` (with the gateway's id), `failed`
+(permanent refusal), back to `pending` (transient failure: nothing reached the gateway) or
+`unknown` (timed out after sending: the gateway's echo or status events settle it; it is never
+re-sent blindly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chips.models import AlertSeverity
+from chips.selectors import chip_for_send
+from chips.services import alert_raise
+from conversations.inbound import apply_early_status
+from conversations.models import Conversation, Message
+from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
+from integrations.providers.base import Contact, ProviderError
+from integrations.providers.registry import provider_for
+
+log = structlog.get_logger(__name__)
+
+
+class TransientSendError(Exception):
+    """A send failed in a way worth retrying later (the message is pending again)."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+
+
+def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
+    """Send the conversation's pending messages in order; raises TransientSendError to be retried."""
+    report = DeliveryReport()
+    conversation = Conversation.objects.select_related("lead").get(pk=conversation_id)
+    while True:
+        message = _claim_next(conversation_id)
+        if message is None:
+            return report
+        blocked = _gate(conversation, message)
+        if blocked:
+            _finish(message, status=MessageStatus.FAILED, error=blocked)
+            report.failed += 1
+            continue
+        _send_one(conversation, message, report)
+
+
+def _claim_next(conversation_id: int) -> Message | None:
+    """Claim the oldest pending bubble, unless an earlier one is still in flight (order matters)."""
+    outbox = Message.objects.filter(conversation_id=conversation_id, direction=Direction.OUT, origin=MessageOrigin.AGENT)
+    if outbox.filter(status=MessageStatus.SENDING).exists():
+        return None
+    candidate = outbox.filter(status=MessageStatus.PENDING).order_by("created_at", "sequence", "id").first()
+    if candidate is None:
+        return None
+    claimed = Message.objects.filter(pk=candidate.pk, status=MessageStatus.PENDING).update(
+        status=MessageStatus.SENDING, status_rank=OUTBOUND_RANK[MessageStatus.SENDING], updated_at=timezone.now()
+    )
+    return candidate if claimed else None
+
+
+def _gate(conversation: Conversation, message: Message) -> str:
+    """Why this message must not go out, or '' when it may."""
+    conversation.lead.refresh_from_db(fields=["opted_out_at"])
+    if conversation.lead.opted_out_at is not None:
+        return "lead opted out"
+    chip = chip_for_send(message.chip_id)
+    if not chip.in_service:
+        return f"chip is {chip.status}"
+    return ""
+
+
+def _send_one(conversation: Conversation, message: Message, report: DeliveryReport) -> None:
+    chip = chip_for_send(message.chip_id)
+    lead = conversation.lead
+    recipient = Contact(phone=lead.phone, lid=lead.wa_lid, bsuid=lead.bsuid)
+    provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
+    try:
+        try:
+            provider.send_typing(chip.address, recipient, typing_ms(message.text))
+        except ProviderError as exc:
+            # Typing is a courtesy: its failure must not cost the message itself.
+            log.info("outbound.typing_failed", message_id=message.pk, error=str(exc))
+        result = provider.send_text(chip.address, recipient, message.text)
+    except ProviderError as exc:
+        _handle_failure(message, exc, report)
+        return
+    finally:
+        provider.close()
+    _record_sent(message, result.provider_message_id)
+    report.sent += 1
+    Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=timezone.now())
+
+
+def typing_ms(text: str) -> int:
+    return max(settings.TYPING_MIN_MS, min(settings.TYPING_MAX_MS, len(text) * settings.TYPING_MS_PER_CHAR))
+
+
+def _handle_failure(message: Message, exc: ProviderError, report: DeliveryReport) -> None:
+    if exc.outcome_unknown:
+        _finish(message, status=MessageStatus.UNKNOWN, error=str(exc))
+        alert_raise(
+            chip_id=message.chip_id,
+            kind="send_outcome_unknown",
+            message=f"A message may or may not have been sent: {exc}",
+            details={"message_id": message.pk},
+        )
+        report.unknown += 1
+        return
+    if exc.permanent:
+        _finish(message, status=MessageStatus.FAILED, error=str(exc))
+        alert_raise(
+            chip_id=message.chip_id,
+            kind="send_failed",
+            severity=AlertSeverity.WARNING,
+            message=f"The gateway refused a message: {exc}",
+            details={"message_id": message.pk, "status_code": exc.status_code},
+        )
+        report.failed += 1
+        return
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.PENDING, status_rank=OUTBOUND_RANK[MessageStatus.PENDING], error=str(exc)[:500]
+    )
+    raise TransientSendError(str(exc))
+
+
+def _finish(message: Message, *, status: str, error: str) -> None:
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=status, status_rank=OUTBOUND_RANK[status], error=error[:500], updated_at=timezone.now()
+    )
+
+
+def _record_sent(message: Message, provider_message_id: str | None) -> None:
+    """Mark sent with the gateway's id, folding in an echo of it that may have arrived first."""
+    with transaction.atomic():
+        rank = OUTBOUND_RANK[MessageStatus.SENT]
+        status = MessageStatus.SENT
+        if provider_message_id:
+            echo = Message.objects.filter(
+                chip_id=message.chip_id, provider_message_id=provider_message_id, origin=MessageOrigin.PHONE
+            ).first()
+            if echo is not None:
+                rank, status = max((rank, status), (echo.status_rank, echo.status))
+                echo.delete()
+        Message.objects.filter(pk=message.pk).update(
+            provider_message_id=provider_message_id,
+            status=status,
+            status_rank=rank,
+            error="",
+            sent_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if provider_message_id:
+            message.provider_message_id = provider_message_id
+            apply_early_status(message)
+
+
+def outbound_settle_locally(*, conversation_id: int) -> list[str]:
+    """For the terminal chat: pending bubbles are printed instead of sent through a gateway."""
+    pending = list(
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            direction=Direction.OUT,
+            origin=MessageOrigin.AGENT,
+            status=MessageStatus.PENDING,
+        ).order_by("created_at", "sequence", "id")
+    )
+    now = timezone.now()
+    Message.objects.filter(pk__in=[m.pk for m in pending], status=MessageStatus.PENDING).update(
+        status=MessageStatus.SENT, status_rank=OUTBOUND_RANK[MessageStatus.SENT], sent_at=now, updated_at=now
+    )
+    return [message.text for message in pending]

@@ -1,0 +1,72 @@
+"""After the relay: who a message is from, which conversation it belongs to, whether to answer."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chips.lifecycle import OUT_OF_SERVICE
+from conversations.identity import lead_resolve
+from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner, ProfileChip
+from conversations.statuses import Direction, MessageStatus
+
+
+def profile_for_chip(chip_id: int) -> AgentProfile:
+    assignment = ProfileChip.objects.select_related("profile").filter(chip_id=chip_id).first()
+    if assignment is not None:
+        return assignment.profile
+    profile = AgentProfile.objects.filter(is_default=True).first()
+    if profile is None:
+        raise AgentProfile.DoesNotExist("no default agent profile: run migrations")
+    return profile
+
+
+def conversation_open(*, lead: Lead, chip_id: int) -> Conversation:
+    """The open conversation of a lead with a chip, created if needed (race-safe)."""
+    for _ in range(3):
+        conversation = Conversation.objects.filter(lead=lead, chip_id=chip_id, status=ConversationStatus.OPEN).first()
+        if conversation is not None:
+            return conversation
+        try:
+            with transaction.atomic():
+                return Conversation.objects.create(lead=lead, chip_id=chip_id, profile=profile_for_chip(chip_id))
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not open a conversation for lead {lead.pk} on chip {chip_id}")
+
+
+def inbound_attach(*, message_id: int) -> int | None:
+    """Attach a message to its conversation and apply the gates.
+
+    Returns the conversation id when a turn should answer, None when the message needs no answer.
+    Safe to run any number of times for the same message.
+    """
+    message = Message.objects.select_related("chip").filter(pk=message_id).first()
+    if message is None or message.processed_at is not None:
+        return None
+    if message.conversation_id is None:
+        lead = lead_resolve(contact=message.contact)
+        conversation = conversation_open(lead=lead, chip_id=message.chip_id)
+        Message.objects.filter(pk=message.pk, conversation__isnull=True).update(conversation=conversation)
+        message.refresh_from_db(fields=["conversation"])
+    conversation = message.conversation
+    now = timezone.now()
+
+    if message.direction == Direction.OUT:
+        # Our number's own message typed on the phone: part of the timeline, nothing to answer.
+        Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=now, updated_at=now)
+        _mark_processed(message.pk, status=None)
+        return None
+
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=now, updated_at=now)
+    if message.chip.status in OUT_OF_SERVICE or conversation.owner == Owner.HUMAN:
+        _mark_processed(message.pk, status=MessageStatus.PROCESSED)
+        return None
+    return conversation.pk
+
+
+def _mark_processed(message_id: int, *, status: str | None) -> None:
+    changes = {"processed_at": timezone.now()}
+    if status:
+        changes["status"] = status
+    Message.objects.filter(pk=message_id, processed_at__isnull=True).update(**changes)

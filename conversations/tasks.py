@@ -1,0 +1,49 @@
+"""Celery tasks: thin, id-taking wrappers over the pipeline. Names are stable (beat rows use them)."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+
+from conversations.outbound import TransientSendError, outbound_deliver
+from conversations.routing import inbound_attach
+from conversations.sweeper import sweep as sweep_pipeline
+from conversations.turns import TurnOutcome, turn_run
+
+
+@shared_task(name="conversations.handle_inbound")
+def handle_inbound(message_ids: list[int]) -> int:
+    """Attach a relay batch to conversations, then start one turn per conversation to answer."""
+    conversation_ids = {inbound_attach(message_id=message_id) for message_id in message_ids}
+    conversation_ids.discard(None)
+    for conversation_id in sorted(conversation_ids):
+        run_turn.delay(conversation_id)
+    return len(conversation_ids)
+
+
+@shared_task(bind=True, name="conversations.run_turn", max_retries=100)
+def run_turn(self, conversation_id: int) -> str:
+    outcome = turn_run(conversation_id=conversation_id)
+    if outcome is TurnOutcome.BUSY:
+        # Another turn of this conversation is running; it answers what it sees, we catch the rest.
+        raise self.retry(countdown=1 + random.random())
+    if outcome is TurnOutcome.ANSWERED:
+        deliver_outbound.delay(conversation_id)
+    return outcome.value
+
+
+@shared_task(bind=True, name="conversations.deliver_outbound", max_retries=8)
+def deliver_outbound(self, conversation_id: int) -> int:
+    try:
+        return outbound_deliver(conversation_id=conversation_id).sent
+    except TransientSendError as exc:
+        # Exponential backoff with full jitter: 2, 4, 8... seconds, capped at 5 minutes.
+        ceiling = min(300, 2 ** (self.request.retries + 1))
+        raise self.retry(exc=exc, countdown=random.uniform(ceiling / 2, ceiling)) from exc
+
+
+@shared_task(name="conversations.sweep")
+def sweep() -> dict:
+    report = sweep_pipeline()
+    return report.__dict__

@@ -1,0 +1,47 @@
+"""Shared test setup.
+
+Tests marked `postgres` or `redis` need those services. Without them they are skipped — unless
+REQUIRE_SERVICES=1 (CI), where a missing service is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _require(available: bool, what: str) -> None:
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not configured or reachable")
+    pytest.skip(f"needs {what}")
+
+
+@pytest.fixture(autouse=True)
+def _service_requirements(request):
+    if request.node.get_closest_marker("postgres"):
+        _require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    if request.node.get_closest_marker("redis"):
+        _require(bool(settings.REDIS_URL) and _redis_reachable(), "Redis (REDIS_URL)")
+
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _fast_typing(settings):
+    # Typing presence holds the send for its duration at the gateway; tests need not wait.
+    settings.TYPING_MIN_MS = 0
+    settings.TYPING_MAX_MS = 5
