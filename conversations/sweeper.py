@@ -46,6 +46,7 @@ def sweep() -> SweepReport:
             status=MessageStatus.PENDING,
             updated_at__lt=now - PENDING_GRACE,
         )
+        .order_by()  # without the default ordering, DISTINCT is over conversation ids alone
         .values_list("conversation_id", flat=True)
         .distinct()
     )

@@ -19,12 +19,13 @@ class GatewayFactory(factory.django.DjangoModelFactory):
     kind = GatewayKind.EVOLUTION
     base_url = "http://evolution.test:8080"
     api_key = "global-api-key"
-    webhook_secret = factory.Sequence(lambda n: f"webhook-secret-{n}")
+    webhook_secret = factory.Sequence(lambda n: f"webhook-secret-{n:04d}-0123456789abcdefghijkl")
 
 
 class ChipFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Chip
+        skip_postgeneration_save = True
 
     gateway = factory.SubFactory(GatewayFactory)
     phone = factory.Sequence(lambda n: f"+55119{70000000 + n:08d}")

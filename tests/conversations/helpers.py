@@ -1,0 +1,23 @@
+"""Driving the pipeline step by step, in-process."""
+
+from __future__ import annotations
+
+from chips.selectors import routed_chip
+from conversations.inbound import webhook_events_record
+from conversations.models import Message
+from conversations.routing import inbound_attach
+from integrations.providers.evolution import EvolutionProvider
+from tests.payloads import evolution_text
+
+
+def receive(chip, *, message_id: str, text: str = "Oi", phone_digits: str = "5511900000001") -> Message | None:
+    """What the webhook view does for an Evolution text message; returns the new row, if any."""
+    body = evolution_text(instance=chip.instance_name, message_id=message_id, text=text, phone_digits=phone_digits)
+    events = EvolutionProvider(routed_chip(chip).gateway).parse(body)
+    outcome = webhook_events_record(chip=routed_chip(chip), events=events)
+    return Message.objects.get(pk=outcome.queued[0]) if outcome.queued else None
+
+
+def receive_and_attach(chip, **kwargs) -> int | None:
+    message = receive(chip, **kwargs)
+    return inbound_attach(message_id=message.pk) if message else None
