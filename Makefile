@@ -44,7 +44,9 @@ browser:
 
 test: $(VENV)/.dev-installed browser
 	rm -rf var/test-broker
+	# Connections closed after each task: the test database is dropped at the end of the run.
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-tests-only-secret-key} CELERY_FILESYSTEM_DIR=$(CURDIR)/var/test-broker \
+	  DATABASE_CONN_MAX_AGE=0 \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chips.lifecycle import OUT_OF_SERVICE
+from conversations.defaults import DEFAULT_PROFILE
 from conversations.identity import lead_resolve
 from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner, ProfileChip
 from conversations.statuses import Direction, MessageStatus
@@ -15,10 +16,19 @@ def profile_for_chip(chip_id: int) -> AgentProfile:
     assignment = ProfileChip.objects.select_related("profile").filter(chip_id=chip_id).first()
     if assignment is not None:
         return assignment.profile
+    return default_profile()
+
+
+def default_profile() -> AgentProfile:
+    """The default profile; recreated from the built-in values if an operator deleted it."""
     profile = AgentProfile.objects.filter(is_default=True).first()
-    if profile is None:
-        raise AgentProfile.DoesNotExist("no default agent profile: run migrations")
-    return profile
+    if profile is not None:
+        return profile
+    try:
+        with transaction.atomic():
+            return AgentProfile.objects.create(**DEFAULT_PROFILE)
+    except IntegrityError:  # created concurrently
+        return AgentProfile.objects.get(is_default=True)
 
 
 def conversation_open(*, lead: Lead, chip_id: int) -> Conversation:
