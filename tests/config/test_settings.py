@@ -70,3 +70,11 @@ def test_every_periodic_task_is_registered():
 
     app.loader.import_default_modules()
     assert {job.task for job in PERIODIC_JOBS} <= set(app.tasks)
+
+
+def test_every_setting_read_from_the_environment_is_documented():
+    import re
+
+    read = set(re.findall(r'env\.\w+\("([A-Z_]+)"', (ROOT / "config" / "settings.py").read_text()))
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
+    assert read - documented == set()
