@@ -32,6 +32,7 @@ run: $(VENV)/.base-installed var/local.env
 	$(PY) manage.py setup_periodic_tasks && \
 	$(PY) manage.py setup_sandbox --base-url http://127.0.0.1:$(PORT)/simulator/gateway && \
 	$(PY) manage.py ensure_admin && \
+	rm -rf var/prometheus && mkdir -p var/prometheus && \
 	echo "Recado on http://127.0.0.1:$(PORT)/  (admin: /admin/, simulator: /simulator/)" && \
 	exec $(VENV)/bin/honcho start -f Procfile
 
@@ -46,7 +47,7 @@ test: $(VENV)/.dev-installed browser
 	rm -rf var/test-broker
 	# Connections closed after each task: the test database is dropped at the end of the run.
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-tests-only-secret-key} CELERY_FILESYSTEM_DIR=$(CURDIR)/var/test-broker \
-	  DATABASE_CONN_MAX_AGE=0 \
+	  DATABASE_CONN_MAX_AGE=0 RECADO_ENV_FILE= \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

@@ -26,6 +26,4 @@ SKIP_AFTER_REASK = "Sem problemas, vamos seguir."
 THANKS_WITH_NAME = "Tudo anotado, {name}! Agradeço pelas informações."
 THANKS_WITHOUT_NAME = "Tudo anotado! Agradeço pelas informações."
 HANDOFF = "Um especialista da {company} vai continuar a conversa com você por aqui em instantes."
-ALREADY_HANDED_OFF = (
-    "Já passei suas informações para o nosso time. Um especialista vai falar com você em breve!"
-)
+ALREADY_HANDED_OFF = "Já passei suas informações para o nosso time. Um especialista vai falar com você em breve!"

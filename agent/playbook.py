@@ -66,9 +66,7 @@ def run_playbook(context: TurnContext) -> Decision:
     return _decision(context, state, updates, bubbles, actions=actions)
 
 
-def _read_answer(
-    context: TurnContext, state: dict[str, Any], updates: dict[str, Any]
-) -> tuple[list[str], bool]:
+def _read_answer(context: TurnContext, state: dict[str, Any], updates: dict[str, Any]) -> tuple[list[str], bool]:
     """Record the answer to the awaited question.
 
     Returns the bubbles reacting to it and whether the question stays open (it was re-asked).
@@ -91,9 +89,7 @@ def _read_answer(
     return [phrases.SKIP_AFTER_REASK], False
 
 
-def _next_question(
-    profile: Profile, known: Mapping[str, Any], skipped: list[str]
-) -> QualificationField | None:
+def _next_question(profile: Profile, known: Mapping[str, Any], skipped: list[str]) -> QualificationField | None:
     """The first open question, as long as a required one is still open.
 
     Optional questions are asked on the way, but never delay the handoff on their own.
@@ -115,9 +111,7 @@ def _decision(
     profile = context.profile
     known = {**context.lead_fields, **updates}
     lead_score = scoring.score(profile, known)
-    required_done = all(
-        scoring.is_answered(known.get(field.key)) for field in profile.fields if field.required
-    )
+    required_done = all(scoring.is_answered(known.get(field.key)) for field in profile.fields if field.required)
     return Decision(
         bubbles=bubbles,
         field_updates=updates,
@@ -182,6 +176,4 @@ def _field_by_key(profile: Profile, key: str | None) -> QualificationField | Non
 
 
 def _customer_text(messages: tuple[ChatMessage, ...]) -> str:
-    return " ".join(
-        message.text.strip() for message in messages if message.role == "customer" and message.text
-    )
+    return " ".join(message.text.strip() for message in messages if message.role == "customer" and message.text)

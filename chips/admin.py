@@ -74,8 +74,15 @@ class ChipAdmin(admin.ModelAdmin):
 
 @admin.register(ChipSession)
 class ChipSessionAdmin(admin.ModelAdmin):
-    list_display = ["chip", "state", "pairing_code", "qr_updated_at", "last_connected_at", "last_disconnected_at",
-                    "disconnect_reason_code"]
+    list_display = [
+        "chip",
+        "state",
+        "pairing_code",
+        "qr_updated_at",
+        "last_connected_at",
+        "last_disconnected_at",
+        "disconnect_reason_code",
+    ]
     list_filter = ["state"]
     search_fields = ["chip__phone", "chip__instance_name"]
     list_select_related = ["chip"]

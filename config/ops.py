@@ -21,7 +21,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "broker": _broker_ok()}
     ready = all(checks.values())
     return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": {k: "ok" if v else "down" for k, v in checks.items()}},
+        {
+            "status": "ready" if ready else "unavailable",
+            "checks": {k: "ok" if v else "down" for k, v in checks.items()},
+        },
         status=200 if ready else 503,
     )
 
@@ -37,10 +40,11 @@ def _database_ok() -> bool:
 
 def _broker_ok() -> bool:
     try:
-        with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-                        connect_timeout=2) as broker:
+        with Connection(
+            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, connect_timeout=2
+        ) as broker:
             broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
-            broker.default_channel  # the filesystem transport only fails here when its folder is unusable
+            _ = broker.default_channel  # the filesystem transport only fails here when its folder is unusable
         return True
     except Exception:
         return False

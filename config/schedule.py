@@ -10,6 +10,4 @@ class PeriodicJob:
     every_seconds: int
 
 
-PERIODIC_JOBS = (
-    PeriodicJob(name="pipeline sweeper", task="conversations.sweep", every_seconds=10),
-)
+PERIODIC_JOBS = (PeriodicJob(name="pipeline sweeper", task="conversations.sweep", every_seconds=10),)

@@ -5,6 +5,7 @@ Celery's filesystem transport (no server needed; worker and beat really run). Wi
 on PostgreSQL and Redis, as production and CI do.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -15,9 +16,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-_env_file = env.str("RECADO_ENV_FILE", default=str(BASE_DIR / ".env"))
-if _env_file and Path(_env_file).is_file():
-    environ.Env.read_env(_env_file)
+# Real environment variables win; then .env; then the keys `make run` generated for this checkout.
+# RECADO_ENV_FILE names the one file to read instead ("" for none: the test suite reads no file).
+if "RECADO_ENV_FILE" in os.environ:
+    _env_files = [os.environ["RECADO_ENV_FILE"]]
+else:
+    _env_files = [str(BASE_DIR / ".env"), str(VAR_DIR / "local.env")]
+for _env_file in _env_files:
+    if _env_file and Path(_env_file).is_file():
+        environ.Env.read_env(_env_file)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -29,7 +36,7 @@ if not SECRET_KEY:
             "set DJANGO_SECRET_KEY to a long random string (or DJANGO_DEBUG=1 for local work)."
         )
     # Debug only: a fixed, obviously-local key so sessions survive restarts.
-    SECRET_KEY = "insecure-local-debug-key-never-use-in-production"
+    SECRET_KEY = "insecure-local-debug-key-never-use-in-production"  # noqa: S105 - debug only, by design
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

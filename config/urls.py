@@ -14,5 +14,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("simulator/", include("simulator.urls")),
-    *[path(f"webhooks/{endpoint}/", webhook_view(endpoint), name=f"webhook-{endpoint}") for endpoint in webhook_endpoints()],
+    *[
+        path(f"webhooks/{endpoint}/", webhook_view(endpoint), name=f"webhook-{endpoint}")
+        for endpoint in webhook_endpoints()
+    ],
 ]

@@ -15,8 +15,15 @@ class ProfileChipInline(admin.TabularInline):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["name", "company_name", "is_default", "hot_threshold", "warm_threshold", "debounce_seconds",
-                    "updated_at"]
+    list_display = [
+        "name",
+        "company_name",
+        "is_default",
+        "hot_threshold",
+        "warm_threshold",
+        "debounce_seconds",
+        "updated_at",
+    ]
     list_filter = ["is_default"]
     search_fields = ["name", "company_name"]
     inlines = [ProfileChipInline]
@@ -48,8 +55,17 @@ class ConversationAdmin(admin.ModelAdmin):
     list_filter = ["owner", "status", "chip"]
     search_fields = ["lead__phone", "lead__name", "lead__push_name", "chip__phone"]
     list_select_related = ["lead", "chip"]
-    readonly_fields = ["lead", "chip", "owner", "turn_lease_until", "turn_lease_token", "created_at", "updated_at",
-                       "last_inbound_at", "last_outbound_at"]
+    readonly_fields = [
+        "lead",
+        "chip",
+        "owner",
+        "turn_lease_until",
+        "turn_lease_token",
+        "created_at",
+        "updated_at",
+        "last_inbound_at",
+        "last_outbound_at",
+    ]
     inlines = [MessageInline]
 
 
@@ -71,8 +87,16 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(AgentRun)
 class AgentRunAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "conversation", "model", "prompt_tokens", "completion_tokens", "cost", "latency_ms",
-                    "fallback_used"]
+    list_display = [
+        "created_at",
+        "conversation",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "latency_ms",
+        "fallback_used",
+    ]
     list_filter = ["model", "fallback_used"]
     search_fields = ["conversation__lead__phone", "error"]
     list_select_related = ["conversation__lead"]

@@ -75,7 +75,7 @@ def turn_context(conversation: Conversation, pending: list[Message]) -> TurnCont
     earlier = (
         conversation.messages.exclude(pk__in=pending_ids)
         .exclude(direction=Direction.OUT, status__in=[MessageStatus.FAILED])
-        .order_by("-created_at", "-id")[: HISTORY_LENGTH]
+        .order_by("-created_at", "-id")[:HISTORY_LENGTH]
     )
     new_messages = tuple(chat_message(message) for message in pending)
     history = (tuple(chat_message(message) for message in reversed(list(earlier))) + new_messages)[-HISTORY_LENGTH:]

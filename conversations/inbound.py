@@ -73,8 +73,12 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
         media=_media(event),
         location=_location(event),
         reply_to_provider_id=event.quoted_id,
-        contact={"phone": event.contact.phone, "lid": event.contact.lid, "bsuid": event.contact.bsuid,
-                 "push_name": event.contact.push_name},
+        contact={
+            "phone": event.contact.phone,
+            "lid": event.contact.lid,
+            "bsuid": event.contact.bsuid,
+            "push_name": event.contact.push_name,
+        },
         raw=dict(event.raw),
         provider_timestamp=event.timestamp,
     )

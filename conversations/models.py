@@ -181,7 +181,8 @@ class Message(models.Model):
     media = models.JSONField(default=dict, blank=True, help_text="mime type, file name, provider media ref.")
     location = models.JSONField(default=dict, blank=True)
     provider = models.CharField(max_length=16)
-    provider_message_id = models.CharField(max_length=128, null=True, blank=True)
+    # NULL until the gateway names the message: NULLs never collide in the unique constraint.
+    provider_message_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     reply_to_provider_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=MessageStatus.choices)
     status_rank = models.PositiveSmallIntegerField(default=0)
@@ -238,3 +239,6 @@ class EarlyStatus(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["chip", "provider_message_id"], name="early_status_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_message_id}: {self.status}"

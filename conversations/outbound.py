@@ -57,7 +57,9 @@ def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
 
 def _claim_next(conversation_id: int) -> Message | None:
     """Claim the oldest pending bubble, unless an earlier one is still in flight (order matters)."""
-    outbox = Message.objects.filter(conversation_id=conversation_id, direction=Direction.OUT, origin=MessageOrigin.AGENT)
+    outbox = Message.objects.filter(
+        conversation_id=conversation_id, direction=Direction.OUT, origin=MessageOrigin.AGENT
+    )
     if outbox.filter(status=MessageStatus.SENDING).exists():
         return None
     candidate = outbox.filter(status=MessageStatus.PENDING).order_by("created_at", "sequence", "id").first()

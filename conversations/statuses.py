@@ -58,5 +58,6 @@ OUTBOUND_RANK: dict[str, int] = {
 }
 
 # Statuses a gateway may report about a message (integrations' vocabulary maps onto these).
-REPORTABLE = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DELIVERED, MessageStatus.READ,
-                        MessageStatus.PLAYED})
+REPORTABLE = frozenset(
+    {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED}
+)

@@ -48,11 +48,17 @@ class FakeEvolution:
             return 401, {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
         if "/message/sendText/" in path:
             if self.fail_with:
-                return self.fail_with, {"status": self.fail_with, "error": "Bad Request",
-                                        "response": {"message": [{"exists": False, "number": body.get("number")}]}}
+                return self.fail_with, {
+                    "status": self.fail_with,
+                    "error": "Bad Request",
+                    "response": {"message": [{"exists": False, "number": body.get("number")}]},
+                }
             return 201, {
-                "key": {"remoteJid": f"{body['number']}@s.whatsapp.net", "fromMe": True,
-                        "id": "BAE5" + uuid.uuid4().hex[:12].upper()},
+                "key": {
+                    "remoteJid": f"{body['number']}@s.whatsapp.net",
+                    "fromMe": True,
+                    "id": "BAE5" + uuid.uuid4().hex[:12].upper(),
+                },
                 "message": {"conversation": body["text"]},
                 "messageTimestamp": str(int(time.time())),
                 "status": "PENDING",
@@ -65,7 +71,7 @@ class FakeEvolution:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeEvolution
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         try:

@@ -51,7 +51,12 @@ STATUS_MAP = {
     5: "played",
 }
 
-CONNECTION_STATE_MAP = {"open": "connected", "connecting": "connecting", "close": "disconnected", "refused": "disconnected"}
+CONNECTION_STATE_MAP = {
+    "open": "connected",
+    "connecting": "connecting",
+    "close": "disconnected",
+    "refused": "disconnected",
+}
 # Close codes after which Evolution does not reconnect: the session is gone (logged out or banned).
 LOGGED_OUT_CODES = frozenset({401, 402, 403, 406})
 

@@ -30,9 +30,7 @@ def agent(text: str) -> ChatMessage:
     return ChatMessage(role="agent", text=text)
 
 
-def turn(
-    *texts: str, state=None, lead_fields=None, push_name="", profile=SALES_PROFILE, history=()
-) -> TurnContext:
+def turn(*texts: str, state=None, lead_fields=None, push_name="", profile=SALES_PROFILE, history=()) -> TurnContext:
     new_messages = tuple(customer(text) for text in texts)
     return TurnContext(
         profile=profile,

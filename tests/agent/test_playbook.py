@@ -88,9 +88,7 @@ def test_full_conversation_qualifies_and_hands_off_a_hot_lead():
 
 
 def test_answers_move_score_and_temperature():
-    decision = run_playbook(
-        turn("Quero controlar o estoque", lead_fields={"name": "Ana"}, state=_awaiting("need"))
-    )
+    decision = run_playbook(turn("Quero controlar o estoque", lead_fields={"name": "Ana"}, state=_awaiting("need")))
 
     # name 10 + need 30 = 40, exactly the warm threshold.
     assert decision.score == 40
@@ -99,26 +97,20 @@ def test_answers_move_score_and_temperature():
 
 
 def test_money_answer_is_parsed_from_brazilian_format():
-    decision = run_playbook(
-        turn("R$ 1.500,00", state=_awaiting("budget"), lead_fields=_answered_up_to_budget())
-    )
+    decision = run_playbook(turn("R$ 1.500,00", state=_awaiting("budget"), lead_fields=_answered_up_to_budget()))
 
     assert decision.field_updates == {"budget": 1500}
     assert decision.bubbles[-1] == "Para quando você precisa?"
 
 
 def test_money_answer_in_thousands():
-    decision = run_playbook(
-        turn("uns 2 mil", state=_awaiting("budget"), lead_fields=_answered_up_to_budget())
-    )
+    decision = run_playbook(turn("uns 2 mil", state=_awaiting("budget"), lead_fields=_answered_up_to_budget()))
 
     assert decision.field_updates == {"budget": 2000}
 
 
 def test_missing_money_value_is_reasked_without_recording():
-    decision = run_playbook(
-        turn("ainda não sei", state=_awaiting("budget"), lead_fields=_answered_up_to_budget())
-    )
+    decision = run_playbook(turn("ainda não sei", state=_awaiting("budget"), lead_fields=_answered_up_to_budget()))
 
     assert "budget" not in decision.field_updates
     assert len(decision.bubbles) == 1
@@ -140,9 +132,7 @@ def test_second_failed_answer_skips_the_question_instead_of_looping():
 
 
 def test_email_is_recorded_whenever_present():
-    decision = run_playbook(
-        turn("Padaria Pão Quente, meu e-mail é Maria@Padaria.com.br", state=_awaiting("company"))
-    )
+    decision = run_playbook(turn("Padaria Pão Quente, meu e-mail é Maria@Padaria.com.br", state=_awaiting("company")))
 
     assert decision.field_updates == {
         "company": "Padaria Pão Quente, meu e-mail é Maria@Padaria.com.br",
@@ -177,9 +167,7 @@ def test_email_field_is_answered_by_an_address_and_reasked_without_one():
 
 def test_handoff_is_requested_only_once():
     done = {field.key: "x" for field in SALES_PROFILE.fields}
-    decision = run_playbook(
-        turn("Tem alguém aí?", lead_fields=done, state={"greeted": True, "handed_off": True})
-    )
+    decision = run_playbook(turn("Tem alguém aí?", lead_fields=done, state={"greeted": True, "handed_off": True}))
 
     assert decision.actions == []
     assert decision.stage == "qualified"

@@ -7,8 +7,19 @@ from chips.models import Chip, ChipTransition, Gateway
 
 pytestmark = pytest.mark.django_db
 
-ADD = ["add_gateway", "--kind", "evolution", "--name", "evo-main", "--base-url", "http://evo.test:8080",
-       "--api-key", "K3Y", "--webhook-secret", "S3CRET"]
+ADD = [
+    "add_gateway",
+    "--kind",
+    "evolution",
+    "--name",
+    "evo-main",
+    "--base-url",
+    "http://evo.test:8080",
+    "--api-key",
+    "K3Y",
+    "--webhook-secret",
+    "S3CRET",
+]
 
 
 def run(*args):
@@ -23,7 +34,10 @@ def test_add_gateway_and_register_chip():
     assert "+5511987654321" in output
     gateway = Gateway.objects.get(name="evo-main")
     assert (gateway.kind, gateway.base_url, gateway.api_key, gateway.webhook_secret) == (
-        "evolution", "http://evo.test:8080", "K3Y", "S3CRET"
+        "evolution",
+        "http://evo.test:8080",
+        "K3Y",
+        "S3CRET",
     )
     chip = Chip.objects.get()
     assert (chip.phone, chip.instance_name, chip.ddd, chip.status) == ("+5511987654321", "acme-01", "11", "pending")
@@ -61,8 +75,19 @@ def test_add_gateway_refuses_bad_input_and_changes_nothing(args, message):
 
 def test_add_gateway_unknown_kind_exits_with_usage_error(capsys):
     with pytest.raises(CommandError, match="invalid choice"):
-        call_command("add_gateway", "--kind", "carrier-pigeon", "--name", "x", "--base-url", "http://x.test",
-                     "--api-key", "k", "--webhook-secret", "s")
+        call_command(
+            "add_gateway",
+            "--kind",
+            "carrier-pigeon",
+            "--name",
+            "x",
+            "--base-url",
+            "http://x.test",
+            "--api-key",
+            "k",
+            "--webhook-secret",
+            "s",
+        )
     assert Gateway.objects.count() == 0
 
 
@@ -92,7 +117,9 @@ def test_commands_exit_non_zero_from_the_shell(tmp_path):
     env["SQLITE_PATH"] = str(tmp_path / "db.sqlite3")
 
     def manage(*args):
-        return subprocess.run([sys.executable, "manage.py", *args], capture_output=True, text=True, timeout=120, env=env)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], capture_output=True, text=True, timeout=120, env=env
+        )
 
     assert manage("migrate", "-v0").returncode == 0
     result = manage("register_chip", "--gateway", "missing", "--instance", "x", "--phone", "+5511987654321")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from chips.models import ChipAlert
 from conversations.models import AgentRun, Conversation, Message
-from conversations.outbound import outbound_deliver, TransientSendError
+from conversations.outbound import TransientSendError, outbound_deliver
 from conversations.relay import relay_once
 from conversations.sweeper import sweep
 from conversations.turns import TurnOutcome, turn_run
@@ -140,8 +140,14 @@ def test_transient_failure_puts_the_message_back_for_a_retry(chip, gateway):
 
 def test_permanent_failure_marks_failed_and_raises_an_alert(chip, gateway):
     gateway["text"].side_effect = None
-    gateway["text"].respond(400, json={"status": 400, "error": "Bad Request",
-                                       "response": {"message": [{"exists": False, "number": "5511900000001"}]}})
+    gateway["text"].respond(
+        400,
+        json={
+            "status": 400,
+            "error": "Bad Request",
+            "response": {"message": [{"exists": False, "number": "5511900000001"}]},
+        },
+    )
     conversation_id = receive_and_attach(chip, message_id="M1")
     turn_run(conversation_id=conversation_id)
 
@@ -173,8 +179,15 @@ def test_echo_arriving_before_the_send_returns_is_folded_in(chip, gateway):
     from tests.factories import OutboundMessageFactory
 
     message = OutboundMessageFactory(chip=chip, conversation__chip=chip, status="sending", status_rank=10)
-    Message.objects.create(chip=chip, direction="out", origin="phone", provider="evolution",
-                           provider_message_id="ECHO1", status="delivered", status_rank=30)
+    Message.objects.create(
+        chip=chip,
+        direction="out",
+        origin="phone",
+        provider="evolution",
+        provider_message_id="ECHO1",
+        status="delivered",
+        status_rank=30,
+    )
     _record_sent(message, "ECHO1")
     message.refresh_from_db()
     assert (message.provider_message_id, message.status) == ("ECHO1", "delivered")

@@ -40,8 +40,9 @@ def test_signed_message_gets_exactly_one_turn(client, pipeline, fake_evolution):
     chip = ChipFactory(instance_name="e2e-01", gateway__base_url=fake_evolution.url)
     body = evolution_text(instance="e2e-01", message_id="E2E0001", text="Olá, quero saber mais")
 
-    response = client.post(URL, data=json.dumps(body), content_type="application/json",
-                           HTTP_X_WEBHOOK_TOKEN=chip.gateway.webhook_secret)
+    response = client.post(
+        URL, data=json.dumps(body), content_type="application/json", HTTP_X_WEBHOOK_TOKEN=chip.gateway.webhook_secret
+    )
 
     assert response.status_code == 202
     assert_one_turn_reached_the_gateway(fake_evolution)

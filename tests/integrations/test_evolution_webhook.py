@@ -28,7 +28,11 @@ def stored_nothing():
 
 
 def test_new_message_is_queued_with_202(client, chip):
-    response = post(client, evolution_text(instance="acme-01", message_id="ID1", text="Olá"), **evolution_headers(chip.gateway.webhook_secret))
+    response = post(
+        client,
+        evolution_text(instance="acme-01", message_id="ID1", text="Olá"),
+        **evolution_headers(chip.gateway.webhook_secret),
+    )
     assert response.status_code == 202
     assert response.json()["queued"] == 1
     message = Message.objects.get()
@@ -79,7 +83,14 @@ def test_expired_jwt_signed_with_the_right_key_is_refused(client, chip):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{not json", b"", b"[1, 2]", b'"text"', "\udcff".encode("utf-8", "surrogatepass"), b'{"event": "messages.upsert"}'],
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'"text"',
+        "\udcff".encode("utf-8", "surrogatepass"),
+        b'{"event": "messages.upsert"}',
+    ],
     ids=["broken", "empty", "array", "string", "bad-utf8", "no-instance"],
 )
 def test_malformed_body_is_400_with_json_error(client, chip, raw):
@@ -97,7 +108,9 @@ def test_authenticated_but_malformed_event_is_400(client, chip):
 
 
 def test_unknown_instance_is_404(client, chip):
-    response = post(client, evolution_text(instance="nobody", message_id="U1"), **evolution_headers(chip.gateway.webhook_secret))
+    response = post(
+        client, evolution_text(instance="nobody", message_id="U1"), **evolution_headers(chip.gateway.webhook_secret)
+    )
     assert response.status_code == 404
     assert stored_nothing()
 
@@ -135,8 +148,13 @@ def test_unused_event_gets_200_not_4xx(client, chip):
 
 
 def test_out_of_order_statuses_end_at_read(client, chip):
-    message = OutboundMessageFactory(chip=chip, conversation__chip=chip, status="sent", status_rank=20,
-                                     provider_message_id="A5561E44C2A63682E4295B52F484C14E")
+    message = OutboundMessageFactory(
+        chip=chip,
+        conversation__chip=chip,
+        status="sent",
+        status_rank=20,
+        provider_message_id="A5561E44C2A63682E4295B52F484C14E",
+    )
     headers = evolution_headers(chip.gateway.webhook_secret)
     for name in ("messages.update__read_v2", "messages.update__server_ack_v2"):
         body = load_fixture(f"evolution/{name}.json") | {"instance": "acme-01"}
@@ -183,5 +201,7 @@ def test_database_down_answers_503(client, chip, monkeypatch):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(webhooks, "chips_for_webhook", unavailable)
-    response = post(client, evolution_text(instance="acme-01", message_id="D1"), **evolution_headers(chip.gateway.webhook_secret))
+    response = post(
+        client, evolution_text(instance="acme-01", message_id="D1"), **evolution_headers(chip.gateway.webhook_secret)
+    )
     assert response.status_code == 503

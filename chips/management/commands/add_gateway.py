@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--webhook-secret",
             required=True,
-            help="Secret the gateway's webhooks prove themselves with (Evolution: the X-Webhook-Token value or jwt_key).",
+            help="Secret the gateway's webhooks present (Evolution: the X-Webhook-Token value or jwt_key).",
         )
         parser.add_argument("--verify-token", default="", help="Cloud API webhook handshake token.")
 

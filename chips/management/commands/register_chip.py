@@ -31,5 +31,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
-            self.style.SUCCESS(f"Chip {chip.phone} registered on {gateway.name} as {chip.instance_name!r} ({chip.status})")
+            self.style.SUCCESS(
+                f"Chip {chip.phone} registered on {gateway.name} as {chip.instance_name!r} ({chip.status})"
+            )
         )
