@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,9 +53,6 @@ test: $(VENV)/.dev-installed browser
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-
-bench: $(VENV)/.dev-installed
-	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var

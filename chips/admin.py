@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
@@ -10,13 +11,42 @@ from chips.models import Chip, ChipAlert, ChipSession, ChipTransition, Gateway
 from chips.services import TransitionNotAllowed, alert_resolve, chip_transition
 
 
+class GatewayForm(forms.ModelForm):
+    """Secrets are write-only: the form never shows stored values; a blank field keeps the old one."""
+
+    SECRETS = ("api_key", "webhook_secret", "verify_token")
+    base_url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = Gateway
+        fields = ["name", "kind", "base_url", "is_active", "api_key", "webhook_secret", "verify_token"]
+        widgets = {
+            name: forms.PasswordInput(render_value=False) for name in ("api_key", "webhook_secret", "verify_token")
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.SECRETS:
+            self.fields[name].required = False
+            if self.instance.pk and getattr(self.instance, name):
+                self.fields[name].help_text = "Set. Leave blank to keep the current value."
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.SECRETS:
+            if not cleaned.get(name) and self.instance.pk:
+                cleaned[name] = getattr(self.instance, name)
+        if not cleaned.get("webhook_secret"):
+            self.add_error("webhook_secret", "A webhook secret is required: without one no webhook is accepted.")
+        return cleaned
+
+
 @admin.register(Gateway)
 class GatewayAdmin(admin.ModelAdmin):
+    form = GatewayForm
     list_display = ["name", "kind", "base_url", "is_active", "chip_count", "created_at"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "base_url"]
-    # Secrets are write-only here: the form never shows the stored values.
-    exclude = ["api_key", "webhook_secret", "verify_token"]
     readonly_fields = ["created_at"]
 
     @admin.display(description="chips")
