@@ -47,6 +47,7 @@ test: $(VENV)/.dev-installed browser
 	rm -rf var/test-broker
 	# Connections closed after each task: the test database is dropped at the end of the run.
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-tests-only-secret-key} CELERY_FILESYSTEM_DIR=$(CURDIR)/var/test-broker \
+	  FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE=} \
 	  DATABASE_CONN_MAX_AGE=0 RECADO_ENV_FILE= \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 

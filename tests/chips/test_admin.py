@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from chips.models import Chip, ChipTransition, Gateway
+from chips.models import Chip, ChipTransition
 from tests.factories import ChipFactory, GatewayFactory
 
 pytestmark = pytest.mark.django_db

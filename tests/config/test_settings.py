@@ -25,6 +25,12 @@ def test_missing_secret_key_outside_debug_stops_startup_with_a_clear_message():
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
 
 
+def test_missing_encryption_key_outside_debug_stops_startup_with_a_clear_message():
+    result = _start({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "a-long-production-secret", "FIELD_ENCRYPTION_KEY": ""})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY is not set" in result.stderr
+
+
 def test_debug_starts_without_a_secret_key():
     result = _start({"DJANGO_DEBUG": "1"})
     assert result.returncode == 0, result.stderr
