@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -22,14 +23,17 @@ from simulator.services import sandbox_record
 MAX_PRESENCE_HOLD_MS = 2000
 
 
-def _authorized_chip(request: HttpRequest, instance: str) -> Chip | None:
-    chip = Chip.objects.select_related("gateway").filter(instance_name=instance, gateway__kind=GatewayKind.SANDBOX).first()
+def _authorized_chip(request: HttpRequest, instance: str) -> Chip | JsonResponse:
+    """The sandbox chip for `instance`, or the error Evolution would answer (404 unknown, 401 bad key)."""
+    chip = (
+        Chip.objects.select_related("gateway").filter(instance_name=instance, gateway__kind=GatewayKind.SANDBOX).first()
+    )
     if chip is None:
-        return None
+        return _error(404, f'The "{instance}" instance does not exist')
     apikey = request.headers.get("apikey", "")
     if apikey and apikey in (chip.gateway.api_key, chip.instance_token):
         return chip
-    return None
+    return _error(401, "Unauthorized")
 
 
 def _body(request: HttpRequest) -> dict | None:
@@ -41,16 +45,18 @@ def _body(request: HttpRequest) -> dict | None:
 
 
 def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"status": status, "error": "Bad Request" if status == 400 else "Unauthorized",
-                         "response": {"message": [message]}}, status=status)
+    """Evolution's error body: {"status", "error", "response": {"message": [...]}}."""
+    return JsonResponse(
+        {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": [message]}}, status=status
+    )
 
 
 @csrf_exempt
 @require_POST
 def send_text(request: HttpRequest, instance: str) -> JsonResponse:
     chip = _authorized_chip(request, instance)
-    if chip is None:
-        return _error(401, "Unauthorized")
+    if isinstance(chip, JsonResponse):
+        return chip
     body = _body(request)
     if body is None or not isinstance(body.get("number"), str) or not isinstance(body.get("text"), str):
         return _error(400, "number and text are required")
@@ -59,7 +65,11 @@ def send_text(request: HttpRequest, instance: str) -> JsonResponse:
     )
     return JsonResponse(
         {
-            "key": {"remoteJid": f"{body['number']}@s.whatsapp.net", "fromMe": True, "id": delivery.provider_message_id},
+            "key": {
+                "remoteJid": f"{body['number']}@s.whatsapp.net",
+                "fromMe": True,
+                "id": delivery.provider_message_id,
+            },
             "message": {"conversation": body["text"]},
             "messageTimestamp": int(timezone.now().timestamp()),
             "status": "PENDING",
@@ -72,12 +82,15 @@ def send_text(request: HttpRequest, instance: str) -> JsonResponse:
 @require_POST
 def send_presence(request: HttpRequest, instance: str) -> JsonResponse:
     chip = _authorized_chip(request, instance)
-    if chip is None:
-        return _error(401, "Unauthorized")
+    if isinstance(chip, JsonResponse):
+        return chip
     body = _body(request)
-    if body is None or not isinstance(body.get("number"), str) or not isinstance(body.get("delay"), int):
-        return _error(400, "number and delay are required")
-    sandbox_record(instance_name=instance, number=body["number"], kind=SandboxDelivery.Kind.PRESENCE,
-                   duration_ms=body["delay"])
+    delay = body.get("delay") if body else None
+    # bool is an int in Python; Evolution's validator wants a non-negative number.
+    if body is None or not isinstance(body.get("number"), str) or type(delay) is not int or delay < 0:
+        return _error(400, "number and a non-negative integer delay are required")
+    sandbox_record(
+        instance_name=instance, number=body["number"], kind=SandboxDelivery.Kind.PRESENCE, duration_ms=body["delay"]
+    )
     time.sleep(min(body["delay"], MAX_PRESENCE_HOLD_MS) / 1000)
     return JsonResponse({"presence": body.get("presence", "composing")}, status=201)

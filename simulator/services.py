@@ -41,7 +41,9 @@ def sandbox_chip() -> Chip | None:
     return Chip.objects.select_related("gateway").filter(gateway__kind=GatewayKind.SANDBOX).order_by("pk").first()
 
 
-def sandbox_record(*, instance_name: str, number: str, kind: str, text: str = "", duration_ms: int = 0) -> SandboxDelivery:
+def sandbox_record(
+    *, instance_name: str, number: str, kind: str, text: str = "", duration_ms: int = 0
+) -> SandboxDelivery:
     return SandboxDelivery.objects.create(
         instance_name=instance_name,
         number=number,

@@ -14,7 +14,9 @@ from simulator.services import sandbox_chip
 @staff_member_required
 def simulator_page(request: HttpRequest) -> HttpResponse:
     chip = sandbox_chip()
-    context = {"chip": chip, "webhook_url": reverse("webhook-evolution")}
+    last = SandboxDelivery.objects.order_by("-pk").values_list("pk", flat=True).first()
+    # The page shows deliveries after this one: what happens from now on, none replayed, none missed.
+    context = {"chip": chip, "webhook_url": reverse("webhook-evolution"), "last_delivery_id": last or 0}
     if chip is not None:
         # The page signs its webhooks like a real Evolution server would, with the sandbox token.
         context["webhook_token"] = chip.gateway.webhook_secret
@@ -35,7 +37,13 @@ def feed(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "deliveries": [
-                {"id": d.pk, "kind": d.kind, "text": d.text, "duration_ms": d.duration_ms, "at": d.created_at.isoformat()}
+                {
+                    "id": d.pk,
+                    "kind": d.kind,
+                    "text": d.text,
+                    "duration_ms": d.duration_ms,
+                    "at": d.created_at.isoformat(),
+                }
                 for d in deliveries[:200]
             ]
         }

@@ -4,28 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SandboxDelivery',
+            name="SandboxDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('instance_name', models.CharField(max_length=128)),
-                ('number', models.CharField(max_length=64)),
-                ('kind', models.CharField(choices=[('text', 'Text'), ('presence', 'Presence')], max_length=16)),
-                ('text', models.TextField(blank=True)),
-                ('provider_message_id', models.CharField(blank=True, max_length=64)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("instance_name", models.CharField(max_length=128)),
+                ("number", models.CharField(max_length=64)),
+                ("kind", models.CharField(choices=[("text", "Text"), ("presence", "Presence")], max_length=16)),
+                ("text", models.TextField(blank=True)),
+                ("provider_message_id", models.CharField(blank=True, max_length=64)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'sandbox deliveries',
-                'ordering': ['id'],
+                "verbose_name_plural": "sandbox deliveries",
+                "ordering": ["id"],
             },
         ),
     ]

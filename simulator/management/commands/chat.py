@@ -28,7 +28,9 @@ class Command(BaseCommand):
             logging.getLogger().setLevel(logging.WARNING)  # keep the conversation readable
         phone = normalize_phone(options["phone"])
         if phone is None:
-            raise CommandError(f"{options['phone']!r} is not a valid phone number (expected E.164, e.g. +5511987654321)")
+            raise CommandError(
+                f"{options['phone']!r} is not a valid phone number (expected E.164, e.g. +5511987654321)"
+            )
         chip = sandbox_chip()
         if chip is None:
             try:
