@@ -45,3 +45,16 @@ def _fast_typing(settings):
     # Typing presence holds the send for its duration at the gateway; tests need not wait.
     settings.TYPING_MIN_MS = 0
     settings.TYPING_MAX_MS = 5
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Drop the test database cleanly even if a worker or server thread kept a connection open."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
