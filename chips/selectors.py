@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from chips.lifecycle import OUT_OF_SERVICE
 from chips.models import Chip, Gateway
 from integrations.providers.base import ChipAddress, GatewayConfig
@@ -44,12 +46,38 @@ def routed_chip(chip: Chip) -> RoutedChip:
     )
 
 
-def chips_for_webhook(*, endpoint: str, route_key: str) -> list[RoutedChip]:
-    """Chips a webhook at /webhooks/<endpoint>/ may be about (several gateways may reuse a name)."""
+def chips_for_webhook(*, endpoint: str, route_key: str | None) -> list[RoutedChip]:
+    """Chips a webhook at /webhooks/<endpoint>/ may be about (several gateways may reuse a name).
+
+    Without a route key (a relay that names no connection) every chip of the endpoint's kinds is a
+    candidate, one per gateway: the credentials tell the gateway, and its only chip is the one.
+    """
     chips = Chip.objects.select_related("gateway").filter(
-        instance_name=route_key, gateway__kind__in=kinds_for_endpoint(endpoint), gateway__is_active=True
+        gateway__kind__in=kinds_for_endpoint(endpoint), gateway__is_active=True
     )
-    return [routed_chip(chip) for chip in chips]
+    if route_key is not None:
+        return [routed_chip(chip) for chip in chips.filter(instance_name=route_key)]
+    first_per_gateway = {}
+    for chip in chips.order_by("gateway_id", "pk"):
+        first_per_gateway.setdefault(chip.gateway_id, chip)
+    return [routed_chip(chip) for chip in first_per_gateway.values()]
+
+
+def gateway_chip(chip: RoutedChip, route_key: str) -> RoutedChip | None:
+    """Another chip of the same gateway, by its instance name (a body may concern several)."""
+    sibling = (
+        Chip.objects.select_related("gateway")
+        .filter(gateway_id=Chip.objects.filter(pk=chip.chip_id).values("gateway_id")[:1], instance_name=route_key)
+        .first()
+    )
+    return routed_chip(sibling) if sibling else None
+
+
+def handshake_tokens(*, kinds: tuple[str, ...]) -> list[str]:
+    """Verify tokens a GET handshake may present: each gateway's own, then the global default."""
+    tokens = [gateway.verify_token for gateway in Gateway.objects.filter(kind__in=kinds, is_active=True)]
+    tokens.append(settings.CLOUDAPI_VERIFY_TOKEN)
+    return [token for token in tokens if token]
 
 
 def chip_for_send(chip_id: int) -> RoutedChip:

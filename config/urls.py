@@ -3,8 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import ops
-from integrations.providers.registry import webhook_endpoints
-from integrations.webhooks import webhook_view
+from integrations.urls import webhook_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,8 +13,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("simulator/", include("simulator.urls")),
-    *[
-        path(f"webhooks/{endpoint}/", webhook_view(endpoint), name=f"webhook-{endpoint}")
-        for endpoint in webhook_endpoints()
-    ],
+    *webhook_urls(),
 ]

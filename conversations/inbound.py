@@ -15,13 +15,17 @@ from django.utils import timezone
 
 from chips.selectors import RoutedChip
 from chips.services import chip_session_apply
+from conversations.identity import lead_resolve
 from conversations.models import EarlyStatus, Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
 from integrations.providers.base import (
     ConnectionUpdate,
     Event,
+    IdentityLink,
     Ignored,
     InboundMessage,
+    MessageEdited,
+    MessageRevoked,
     QrUpdate,
     StatusUpdate,
 )
@@ -35,6 +39,14 @@ class RecordOutcome:
     statuses: int = 0
     session_updates: int = 0
     ignored: list[str] = field(default_factory=list)
+
+    def merge(self, other: RecordOutcome) -> None:
+        self.queued += other.queued
+        self.recorded += other.recorded
+        self.duplicates += other.duplicates
+        self.statuses += other.statuses
+        self.session_updates += other.session_updates
+        self.ignored += other.ignored
 
 
 def webhook_events_record(*, chip: RoutedChip, events: list[Event]) -> RecordOutcome:
@@ -51,16 +63,45 @@ def webhook_events_record(*, chip: RoutedChip, events: list[Event]) -> RecordOut
                     error=event.error,
                 )
                 outcome.statuses += 1
+            elif isinstance(event, MessageEdited):
+                outcome.statuses += message_edit_apply(
+                    chip_id=chip.chip_id, provider_message_id=event.provider_message_id, text=event.text
+                )
+            elif isinstance(event, MessageRevoked):
+                outcome.statuses += message_revoke_apply(
+                    chip_id=chip.chip_id, provider_message_id=event.provider_message_id
+                )
             elif isinstance(event, (ConnectionUpdate, QrUpdate)):
                 chip_session_apply(chip_id=chip.chip_id, update=event)
                 outcome.session_updates += 1
+            elif isinstance(event, IdentityLink):
+                if event.contact.known:
+                    lead_resolve(contact=contact_dict(event.contact))
             elif isinstance(event, Ignored):
                 outcome.ignored.append(event.reason)
     return outcome
 
 
+def contact_dict(contact) -> dict:
+    return {"phone": contact.phone, "lid": contact.lid, "bsuid": contact.bsuid, "push_name": contact.push_name}
+
+
+def message_edit_apply(*, chip_id: int, provider_message_id: str, text: str) -> int:
+    """An edit replaces the text (the original stays in `raw`); it is not a delivery status."""
+    return Message.objects.filter(chip_id=chip_id, provider_message_id=provider_message_id).update(
+        text=text, edited_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def message_revoke_apply(*, chip_id: int, provider_message_id: str) -> int:
+    """ "Deleted for everyone": kept for the record, flagged; not a delivery status either."""
+    return Message.objects.filter(chip_id=chip_id, provider_message_id=provider_message_id).update(
+        revoked_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
 def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutcome) -> None:
-    if event.contact.phone is None and event.contact.lid is None and event.contact.bsuid is None:
+    if not event.contact.known:
         outcome.ignored.append("message without any sender identity")
         return
     row = Message(
@@ -73,12 +114,7 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
         media=_media(event),
         location=_location(event),
         reply_to_provider_id=event.quoted_id,
-        contact={
-            "phone": event.contact.phone,
-            "lid": event.contact.lid,
-            "bsuid": event.contact.bsuid,
-            "push_name": event.contact.push_name,
-        },
+        contact=contact_dict(event.contact),
         raw=dict(event.raw),
         provider_timestamp=event.timestamp,
     )
@@ -152,7 +188,7 @@ def apply_early_status(message: Message) -> None:
 
 
 def _media(event: InboundMessage) -> dict:
-    media = {"mime_type": event.mime_type, "file_name": event.file_name}
+    media = {"mime_type": event.mime_type, "file_name": event.file_name, "url": event.media_url, "id": event.media_id}
     return {key: value for key, value in media.items() if value}
 
 

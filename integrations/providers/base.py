@@ -7,99 +7,78 @@ events below, and our send calls into the provider's HTTP requests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
 
+from integrations.providers.events import (
+    ChipAddress,
+    ConnectionUpdate,
+    Contact,
+    Event,
+    GatewayConfig,
+    IdentityLink,
+    Ignored,
+    InboundMessage,
+    MediaFile,
+    MessageEdited,
+    MessageRevoked,
+    PayloadPart,
+    QrUpdate,
+    SendResult,
+    StatusUpdate,
+    WebhookRequest,
+)
+
+__all__ = [
+    "ChipAddress",
+    "ConnectionUpdate",
+    "Contact",
+    "Event",
+    "GatewayConfig",
+    "IdentityLink",
+    "Ignored",
+    "InboundMessage",
+    "MediaFile",
+    "MessageEdited",
+    "MessageRevoked",
+    "NotSupported",
+    "OutboundMedia",
+    "PayloadPart",
+    "Provider",
+    "ProviderError",
+    "QrUpdate",
+    "SendResult",
+    "StatusUpdate",
+    "StoredMedia",
+    "WebhookRejected",
+    "WebhookRequest",
+]
+
 
 @dataclass(frozen=True)
-class GatewayConfig:
-    """What an adapter needs of a Gateway row (plain strings, secrets already decrypted)."""
+class OutboundMedia:
+    """A file to send by URL: kind is image, document, audio or video."""
 
     kind: str
-    base_url: str
-    api_key: str = ""
-    webhook_secret: str = ""
-    verify_token: str = ""
-
-
-@dataclass(frozen=True)
-class ChipAddress:
-    """How the gateway names one of our numbers."""
-
-    instance_name: str
-    instance_token: str = ""
-    phone: str = ""
-
-
-@dataclass(frozen=True)
-class Contact:
-    """Who a message is from (or to). Any identifier may be missing; phone is E.164 with '+'."""
-
-    phone: str | None = None
-    lid: str | None = None
-    bsuid: str | None = None
-    push_name: str = ""
-
-
-# --- normalized inbound events ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    provider_message_id: str
-    contact: Contact
-    from_me: bool
-    kind: str  # conversations.statuses.MessageKind values
-    text: str = ""
+    url: str
     caption: str = ""
+    file_name: str = ""
+    mime_type: str = ""
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """What we kept of an inbound media message, enough for the adapter to fetch the file."""
+
+    provider_message_id: str
+    media_url: str = ""
+    media_id: str = ""
     mime_type: str = ""
     file_name: str = ""
-    latitude: float | None = None
-    longitude: float | None = None
-    quoted_id: str = ""
-    timestamp: datetime | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StatusUpdate:
-    provider_message_id: str
-    status: str  # sent, delivered, read, played, failed
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class ConnectionUpdate:
-    state: str  # chips.models.SessionState values
-    reason_code: int | None = None
-
-
-@dataclass(frozen=True)
-class QrUpdate:
-    qr_code: str = ""
-    pairing_code: str = ""
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """A valid event Recado has no use for (groups, broadcasts, unsubscribed event types)."""
-
-    reason: str
-
-
-Event = InboundMessage | StatusUpdate | ConnectionUpdate | QrUpdate | Ignored
-
-
-# --- outbound -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendResult:
-    provider_message_id: str | None
-    status: str = "sent"
+    raw: Mapping[str, Any] | None = None
 
 
 class WebhookRejected(Exception):
@@ -126,12 +105,33 @@ class ProviderError(Exception):
         self.status_code = status_code
 
 
+class NotSupported(ProviderError):
+    """The provider has no such operation (e.g. typing on a send-only relay)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
+
+
 class Provider:
-    """Base class of gateway adapters. Subclasses set `kind` and implement the hooks."""
+    """Base class of gateway adapters. Subclasses set `kind` and implement the hooks.
+
+    Inbound: `split` (which chip each part of a body is about) → `authenticate` (on the raw bytes)
+    → `parse` (normalized events). Outbound: `send_text`, `send_media`, `send_typing`, `mark_read`,
+    `download_media`, `resolve_lid`. Every call to the gateway goes through `_request`, which turns
+    transport and HTTP failures into ProviderError with `permanent` set right.
+    """
 
     kind: ClassVar[str]
     #: The webhook endpoint (path segment under /webhooks/) this provider's gateways post to.
     webhook_endpoint: ClassVar[str]
+    #: True when the endpoint's URL carries a secret segment (/webhooks/<endpoint>/<secret>/).
+    webhook_path_secret: ClassVar[bool] = False
+    #: True when the endpoint answers a GET verification handshake (Meta).
+    webhook_handshake: ClassVar[bool] = False
+    #: Free-form sends are allowed only this long after the contact last wrote (Meta's 24 h window).
+    service_window: ClassVar[timedelta | None] = None
+    #: Whether the gateway's send answer carries a message id (Whaticket's does not).
+    returns_message_ids: ClassVar[bool] = True
     user_agent: ClassVar[str] = "Recado/0.1"
 
     def __init__(self, config: GatewayConfig, *, http: httpx.Client | None = None, timeout: float = 15.0):
@@ -156,16 +156,29 @@ class Provider:
     # --- inbound hooks ---------------------------------------------------------------------
 
     @classmethod
-    def route_key(cls, payload: Mapping[str, Any]) -> str:
-        """The gateway's id of the chip a webhook body is about. Raises WebhookRejected(400)."""
+    def route_key(cls, payload: Mapping[str, Any]) -> str | None:
+        """The gateway's id of the chip a body is about, or None when only the credentials tell.
+
+        Raises WebhookRejected(400) when the body lacks a routing field it must have.
+        """
         raise NotImplementedError
 
-    def authenticate(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+    @classmethod
+    def split(cls, payload: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
+        """(route key, part) for each part of a body about a different chip; most bodies are one part."""
+        return [(cls.route_key(payload), payload)]
+
+    @classmethod
+    def handshake(cls, query: Mapping[str, str], verify_token: str) -> str | None:
+        """The challenge to echo for a valid GET verification, else None (Meta's hub.* handshake)."""
+        return None
+
+    def authenticate(self, request: WebhookRequest) -> bool:
         """True when the request provably comes from this gateway (checked on the raw bytes)."""
         raise NotImplementedError
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
-        """Normalized events of one webhook body. Raises WebhookRejected(400) when malformed."""
+        """Normalized events of one body (part). Raises WebhookRejected(400) when malformed."""
         raise NotImplementedError
 
     # --- outbound hooks ------------------------------------------------------------------------
@@ -174,9 +187,25 @@ class Provider:
         """Send a text message; returns the provider's message id when it gives one."""
         raise NotImplementedError
 
+    def send_media(self, chip: ChipAddress, to: Contact, media: OutboundMedia) -> SendResult:
+        """Send an image, document, audio or video by URL."""
+        raise NotSupported(f"{self.kind} cannot send media")
+
     def send_typing(self, chip: ChipAddress, to: Contact, duration_ms: int) -> None:
         """Show 'typing…' to the contact for about `duration_ms` before a message."""
-        raise NotImplementedError
+        raise NotSupported(f"{self.kind} has no typing indicator")
+
+    def mark_read(self, chip: ChipAddress, to: Contact, provider_message_ids: list[str]) -> None:
+        """Mark the contact's messages as read (blue ticks)."""
+        raise NotSupported(f"{self.kind} cannot mark messages read")
+
+    def download_media(self, chip: ChipAddress, media: StoredMedia) -> MediaFile:
+        """The bytes of an inbound media message, through the provider's own mechanism."""
+        raise NotSupported(f"{self.kind} cannot download media")
+
+    def resolve_lid(self, chip: ChipAddress, lid: str) -> str | None:
+        """The phone number (E.164) behind a WhatsApp LID, when the provider can tell."""
+        return None
 
     # --- shared helpers ----------------------------------------------------------------------------
 

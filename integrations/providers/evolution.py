@@ -32,6 +32,7 @@ from integrations.providers.base import (
     SendResult,
     StatusUpdate,
     WebhookRejected,
+    WebhookRequest,
 )
 
 # Evolution's renderStatus: 0 ERROR, 1 PENDING, 2 SERVER_ACK, 3 DELIVERY_ACK, 4 READ, 5 PLAYED.
@@ -105,10 +106,11 @@ class EvolutionProvider(Provider):
             raise WebhookRejected(400, "body has no 'instance' naming the Evolution instance")
         return instance
 
-    def authenticate(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+    def authenticate(self, request: WebhookRequest) -> bool:
         secret = self.config.webhook_secret
         if not secret:
             return False  # fail closed: a gateway without a secret accepts nothing
+        headers = request.headers
         token = headers.get("X-Webhook-Token", "")
         if token:
             return hmac.compare_digest(token.encode(), secret.encode())

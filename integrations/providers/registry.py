@@ -9,6 +9,10 @@ from integrations.providers.base import GatewayConfig, Provider
 
 PROVIDERS: dict[str, str] = {
     "evolution": "integrations.providers.evolution.EvolutionProvider",
+    "waha": "integrations.providers.waha.WahaProvider",
+    "zapi": "integrations.providers.zapi.ZapiProvider",
+    "whaticket": "integrations.providers.whaticket.WhaticketProvider",
+    "cloudapi": "integrations.providers.cloudapi.CloudApiProvider",
     "sandbox": "integrations.providers.sandbox.SandboxProvider",
 }
 

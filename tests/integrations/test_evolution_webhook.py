@@ -34,7 +34,8 @@ def test_new_message_is_queued_with_202(client, chip):
         **evolution_headers(chip.gateway.webhook_secret),
     )
     assert response.status_code == 202
-    assert response.json()["queued"] == 1
+    assert response.json()["queued"] is True
+    assert response.json()["messages"] == 1
     message = Message.objects.get()
     assert (message.direction, message.kind, message.text, message.status) == ("in", "text", "Olá", "received")
     assert message.provider_message_id == "ID1"
