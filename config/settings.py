@@ -174,6 +174,7 @@ INBOUND_REHAND_SECONDS = env.int("INBOUND_REHAND_SECONDS", default=90)
 TURN_LEASE_SECONDS = env.int("TURN_LEASE_SECONDS", default=120)
 OUTBOUND_STUCK_SECONDS = env.int("OUTBOUND_STUCK_SECONDS", default=300)
 GATEWAY_HTTP_TIMEOUT = env.float("GATEWAY_HTTP_TIMEOUT", default=15.0)
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=32 * 1024 * 1024)
 # Typing presence before each bubble: this many ms per character, within these bounds.
 TYPING_MS_PER_CHAR = env.int("TYPING_MS_PER_CHAR", default=35)
 TYPING_MIN_MS = env.int("TYPING_MIN_MS", default=600)

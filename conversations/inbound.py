@@ -104,6 +104,9 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
     if not event.contact.known:
         outcome.ignored.append("message without any sender identity")
         return
+    if event.from_me and event.sent_by_api and _settle_unknown_send(chip, event):
+        outcome.recorded += 1
+        return
     row = Message(
         chip_id=chip.chip_id,
         provider=chip.gateway.kind,
@@ -140,6 +143,40 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
         outcome.recorded += 1
     else:
         outcome.queued.append(row.pk)
+
+
+def _settle_unknown_send(chip: RoutedChip, event: InboundMessage) -> bool:
+    """The gateway echoed a message we sent but never heard back about (the send timed out).
+
+    The echo proves it went out: the waiting row takes the echo's id instead of a second row
+    being recorded. Matched by chip, recipient and text, oldest first.
+    """
+    candidates = Message.objects.filter(
+        chip_id=chip.chip_id,
+        direction=Direction.OUT,
+        origin=MessageOrigin.AGENT,
+        status=MessageStatus.UNKNOWN,
+        provider_message_id__isnull=True,
+        text=event.text,
+    )
+    if event.contact.phone:
+        candidates = candidates.filter(conversation__lead__phone=event.contact.phone)
+    elif event.contact.lid:
+        candidates = candidates.filter(conversation__lead__wa_lid=event.contact.lid)
+    waiting = candidates.order_by("created_at", "id").first()
+    if waiting is None:
+        return False
+    Message.objects.filter(pk=waiting.pk, status=MessageStatus.UNKNOWN).update(
+        provider_message_id=event.provider_message_id,
+        status=MessageStatus.SENT,
+        status_rank=OUTBOUND_RANK[MessageStatus.SENT],
+        error="",
+        sent_at=event.timestamp or timezone.now(),
+        updated_at=timezone.now(),
+    )
+    waiting.provider_message_id = event.provider_message_id
+    apply_early_status(waiting)
+    return True
 
 
 def message_status_apply(*, chip_id: int, provider_message_id: str, status: str, error: str = "") -> bool:

@@ -198,6 +198,7 @@ class Message(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
+    read_receipt_at = models.DateTimeField(null=True, blank=True, help_text="When we marked it read.")
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

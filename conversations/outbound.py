@@ -17,13 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from chips.models import AlertSeverity
-from chips.selectors import chip_for_send
+from chips.selectors import RoutedChip, chip_for_send
 from chips.services import alert_raise
 from conversations.inbound import apply_early_status
 from conversations.models import Conversation, Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
-from integrations.providers.base import Contact, ProviderError
-from integrations.providers.registry import provider_for
+from integrations.providers.base import Contact, OutboundMedia, Provider, ProviderError, SendResult
+from integrations.providers.registry import provider_class, provider_for
 
 log = structlog.get_logger(__name__)
 
@@ -47,12 +47,13 @@ def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
         message = _claim_next(conversation_id)
         if message is None:
             return report
-        blocked = _gate(conversation, message)
+        chip = chip_for_send(message.chip_id)
+        blocked = _gate(conversation, chip)
         if blocked:
             _finish(message, status=MessageStatus.FAILED, error=blocked)
             report.failed += 1
             continue
-        _send_one(conversation, message, report)
+        _send_one(conversation, chip, message, report)
 
 
 def _claim_next(conversation_id: int) -> Message | None:
@@ -71,29 +72,31 @@ def _claim_next(conversation_id: int) -> Message | None:
     return candidate if claimed else None
 
 
-def _gate(conversation: Conversation, message: Message) -> str:
-    """Why this message must not go out, or '' when it may."""
+def _gate(conversation: Conversation, chip: RoutedChip) -> str:
+    """Why a message must not go out now, or '' when it may."""
+    conversation.refresh_from_db(fields=["last_inbound_at"])
     conversation.lead.refresh_from_db(fields=["opted_out_at"])
     if conversation.lead.opted_out_at is not None:
         return "lead opted out"
-    chip = chip_for_send(message.chip_id)
     if not chip.in_service:
         return f"chip is {chip.status}"
+    window = provider_class(chip.gateway.kind).service_window
+    if window is not None:
+        last = conversation.last_inbound_at
+        if last is None or timezone.now() - last > window:
+            return "outside the 24-hour customer service window: only approved templates may be sent"
     return ""
 
 
-def _send_one(conversation: Conversation, message: Message, report: DeliveryReport) -> None:
-    chip = chip_for_send(message.chip_id)
+def _send_one(conversation: Conversation, chip: RoutedChip, message: Message, report: DeliveryReport) -> None:
     lead = conversation.lead
     recipient = Contact(phone=lead.phone, lid=lead.wa_lid, bsuid=lead.bsuid)
     provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
     try:
-        try:
-            provider.send_typing(chip.address, recipient, typing_ms(message.text))
-        except ProviderError as exc:
-            # Typing is a courtesy: its failure must not cost the message itself.
-            log.info("outbound.typing_failed", message_id=message.pk, error=str(exc))
-        result = provider.send_text(chip.address, recipient, message.text)
+        if message.sequence == 0:
+            _mark_answered_read(provider, chip, recipient, conversation.pk)
+        _courtesy(provider.send_typing, chip.address, recipient, typing_ms(message.text or message.caption))
+        result = _transmit(provider, chip, recipient, message)
     except ProviderError as exc:
         _handle_failure(message, exc, report)
         return
@@ -102,6 +105,42 @@ def _send_one(conversation: Conversation, message: Message, report: DeliveryRepo
     _record_sent(message, result.provider_message_id)
     report.sent += 1
     Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=timezone.now())
+
+
+def _transmit(provider: Provider, chip: RoutedChip, recipient: Contact, message: Message) -> SendResult:
+    if message.kind == "text":
+        return provider.send_text(chip.address, recipient, message.text)
+    media = OutboundMedia(
+        kind=message.kind,
+        url=message.media.get("url", ""),
+        caption=message.caption or message.text,
+        file_name=message.media.get("file_name", ""),
+        mime_type=message.media.get("mime_type", ""),
+    )
+    return provider.send_media(chip.address, recipient, media)
+
+
+def _courtesy(call, *args) -> None:
+    """Typing and read receipts are courtesies: their failure must not cost the message itself."""
+    try:
+        call(*args)
+    except ProviderError as exc:
+        log.info("outbound.courtesy_failed", call=getattr(call, "__name__", "?"), error=str(exc))
+
+
+def _mark_answered_read(provider: Provider, chip: RoutedChip, recipient: Contact, conversation_id: int) -> None:
+    """Blue ticks on what this turn answers, before the reply: what a person does (and gateways advise)."""
+    unread = Message.objects.filter(
+        conversation_id=conversation_id,
+        direction=Direction.IN,
+        processed_at__isnull=False,
+        read_receipt_at__isnull=True,
+        provider_message_id__isnull=False,
+    )
+    ids = list(unread.values_list("provider_message_id", flat=True)[:50])
+    if ids:
+        _courtesy(provider.mark_read, chip.address, recipient, ids)
+        unread.filter(provider_message_id__in=ids).update(read_receipt_at=timezone.now())
 
 
 def typing_ms(text: str) -> int:

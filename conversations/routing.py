@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import structlog
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chips.lifecycle import OUT_OF_SERVICE
+from chips.selectors import chip_for_send
 from conversations.defaults import DEFAULT_PROFILE
 from conversations.identity import lead_resolve
 from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner, ProfileChip
 from conversations.statuses import Direction, MessageStatus
+from integrations.providers.base import ProviderError
+from integrations.providers.registry import provider_for
+
+log = structlog.get_logger(__name__)
 
 
 def profile_for_chip(chip_id: int) -> AgentProfile:
@@ -55,7 +62,7 @@ def inbound_attach(*, message_id: int) -> int | None:
     if message is None or message.processed_at is not None:
         return None
     if message.conversation_id is None:
-        lead = lead_resolve(contact=message.contact)
+        lead = lead_resolve(contact=contact_with_phone(chip_id=message.chip_id, contact=message.contact))
         conversation = conversation_open(lead=lead, chip_id=message.chip_id)
         Message.objects.filter(pk=message.pk, conversation__isnull=True).update(conversation=conversation)
         message.refresh_from_db(fields=["conversation"])
@@ -73,6 +80,29 @@ def inbound_attach(*, message_id: int) -> int | None:
         _mark_processed(message.pk, status=MessageStatus.PROCESSED)
         return None
     return conversation.pk
+
+
+def contact_with_phone(*, chip_id: int, contact: dict) -> dict:
+    """A LID-only sender completed with its phone: from a lead that already links them, else the gateway.
+
+    The lead that holds both identifiers is the cache, so each LID costs at most one lookup.
+    """
+    lid = contact.get("lid")
+    if not lid or contact.get("phone"):
+        return contact
+    known = Lead.objects.filter(wa_lid=lid, phone__isnull=False).values_list("phone", flat=True).first()
+    if known:
+        return {**contact, "phone": known}
+    chip = chip_for_send(chip_id)
+    provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
+    try:
+        phone = provider.resolve_lid(chip.address, lid)
+    except ProviderError as exc:
+        log.info("identity.lid_lookup_failed", chip_id=chip_id, error=str(exc))
+        phone = None
+    finally:
+        provider.close()
+    return {**contact, "phone": phone} if phone else contact
 
 
 def _mark_processed(message_id: int, *, status: str | None) -> None:

@@ -6,6 +6,8 @@ import random
 
 from celery import shared_task
 
+from conversations.media import MEDIA_KINDS, TransientMediaError, media_fetch
+from conversations.models import Message
 from conversations.outbound import TransientSendError, outbound_deliver
 from conversations.routing import inbound_attach
 from conversations.sweeper import sweep as sweep_pipeline
@@ -17,9 +19,20 @@ def handle_inbound(message_ids: list[int]) -> int:
     """Attach a relay batch to conversations, then start one turn per conversation to answer."""
     conversation_ids = {inbound_attach(message_id=message_id) for message_id in message_ids}
     conversation_ids.discard(None)
+    media = Message.objects.filter(pk__in=message_ids, kind__in=MEDIA_KINDS).exclude(media__has_key="path")
+    for message_id in media.values_list("pk", flat=True):
+        fetch_media.delay(message_id)
     for conversation_id in sorted(conversation_ids):
         run_turn.delay(conversation_id)
     return len(conversation_ids)
+
+
+@shared_task(bind=True, name="conversations.fetch_media", max_retries=6)
+def fetch_media(self, message_id: int) -> str | None:
+    try:
+        return media_fetch(message_id=message_id)
+    except TransientMediaError as exc:
+        raise self.retry(exc=exc, countdown=random.uniform(5, 10) * 2**self.request.retries) from exc
 
 
 @shared_task(bind=True, name="conversations.run_turn", max_retries=100)

@@ -13,6 +13,11 @@ from tests.payloads import evolution_text
 def receive(chip, *, message_id: str, text: str = "Oi", phone_digits: str = "5511900000001") -> Message | None:
     """What the webhook view does for an Evolution text message; returns the new row, if any."""
     body = evolution_text(instance=chip.instance_name, message_id=message_id, text=text, phone_digits=phone_digits)
+    return record_body(chip, body)
+
+
+def record_body(chip, body: dict) -> Message | None:
+    """Parse and record an Evolution webhook body as the view does; the new inbound row, if any."""
     events = EvolutionProvider(routed_chip(chip).gateway).parse(body)
     outcome = webhook_events_record(chip=routed_chip(chip), events=events)
     return Message.objects.get(pk=outcome.queued[0]) if outcome.queued else None

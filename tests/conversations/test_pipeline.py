@@ -256,3 +256,28 @@ def test_sweeper_rehands_stale_messages_and_settles_stuck_sends(chip, settings, 
     assert Message.objects.get(pk=bubbles[0].pk).status == "unknown"
     assert report.unknown == 1
     assert delivered == ([conversation_id] if len(bubbles) > 1 else [])
+
+
+def test_a_timed_out_send_is_settled_by_the_gateways_echo(chip, gateway):
+    from chips.selectors import routed_chip
+    from conversations.inbound import webhook_events_record
+    from integrations.providers.base import Contact, InboundMessage
+
+    gateway["text"].side_effect = httpx.ReadTimeout("slow")
+    conversation_id = receive_and_attach(chip, message_id="M1")
+    turn_run(conversation_id=conversation_id)
+    outbound_deliver(conversation_id=conversation_id)
+    waiting = outbound(conversation_id)[0]
+    assert waiting.status == "unknown"
+
+    echo = InboundMessage(provider_message_id="BAE5ECHO0001", contact=Contact(phone="+5511900000001"),
+                          from_me=True, sent_by_api=True, kind="text", text=waiting.text)
+    outcome = webhook_events_record(chip=routed_chip(chip), events=[echo])
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.provider_message_id) == ("sent", "BAE5ECHO0001")
+    assert outcome.recorded == 1
+    assert Message.objects.filter(provider_message_id="BAE5ECHO0001").count() == 1
+    # The same echo delivered again is a duplicate, not a second message.
+    again = webhook_events_record(chip=routed_chip(chip), events=[echo])
+    assert again.duplicates == 1
