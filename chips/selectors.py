@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,12 +47,36 @@ def routed_chip(chip: Chip) -> RoutedChip:
     )
 
 
+# Webhook routing is read on every delivery and changes rarely: each web process keeps the answer
+# (with decrypted secrets) for a few seconds. A changed secret or a new chip applies after that.
+_routes: dict[tuple[str, str | None], tuple[float, list[RoutedChip]]] = {}
+
+
 def chips_for_webhook(*, endpoint: str, route_key: str | None) -> list[RoutedChip]:
     """Chips a webhook at /webhooks/<endpoint>/ may be about (several gateways may reuse a name).
 
     Without a route key (a relay that names no connection) every chip of the endpoint's kinds is a
     candidate, one per gateway: the credentials tell the gateway, and its only chip is the one.
     """
+    ttl = settings.WEBHOOK_ROUTE_CACHE_SECONDS
+    key = (endpoint, route_key)
+    cached = _routes.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    chips = _chips_for_webhook(endpoint=endpoint, route_key=route_key)
+    if ttl > 0:
+        if len(_routes) > 10_000:  # a flood of unknown instance names must not grow memory forever
+            _routes.clear()
+        _routes[key] = (now + ttl, chips)
+    return chips
+
+
+def forget_routes() -> None:
+    _routes.clear()
+
+
+def _chips_for_webhook(*, endpoint: str, route_key: str | None) -> list[RoutedChip]:
     chips = Chip.objects.select_related("gateway").filter(
         gateway__kind__in=kinds_for_endpoint(endpoint), gateway__is_active=True
     )

@@ -111,6 +111,11 @@ def chip_transition(*, chip_id: int, to_status: str, reason: str, triggered_by: 
 
 def chip_session_apply(*, chip_id: int, update: ConnectionUpdate | QrUpdate) -> ChipSession:
     """Record what the gateway says about a chip's connection or its latest QR/pairing code."""
+    with transaction.atomic():
+        return _session_apply(chip_id, update)
+
+
+def _session_apply(chip_id: int, update: ConnectionUpdate | QrUpdate) -> ChipSession:
     session, _ = ChipSession.objects.select_for_update().get_or_create(chip_id=chip_id)
     now = timezone.now()
     fields = ["updated_at"]

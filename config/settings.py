@@ -108,10 +108,11 @@ if DATABASE_URL:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     VAR_DIR.mkdir(exist_ok=True)
+    _sqlite_path = env.str("SQLITE_PATH", default=str(VAR_DIR / "recado.sqlite3"))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "recado.sqlite3")),
+            "NAME": _sqlite_path,
             "OPTIONS": {
                 # Web, worker, beat and relay write concurrently: WAL lets readers proceed, and
                 # IMMEDIATE transactions take the write lock up front instead of failing midway.
@@ -120,7 +121,7 @@ else:
                 "timeout": 30,
             },
             # A file, not shared-cache memory: tests run a real worker in threads beside the test.
-            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            "TEST": {"NAME": _sqlite_path + "-test"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -167,6 +168,7 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Pipeline -------------------------------------------------------------------------------------
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+WEBHOOK_ROUTE_CACHE_SECONDS = env.float("WEBHOOK_ROUTE_CACHE_SECONDS", default=5.0)
 RELAY_POLL_SECONDS = env.float("RELAY_POLL_SECONDS", default=0.05)
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=200)
 # A message handed to the workers but still unanswered after this is handed over again.

@@ -7,6 +7,7 @@ broker: a stored, unprocessed inbound row *is* the outbox entry that the relay h
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -51,7 +52,9 @@ class RecordOutcome:
 
 def webhook_events_record(*, chip: RoutedChip, events: list[Event]) -> RecordOutcome:
     outcome = RecordOutcome()
-    with transaction.atomic():
+    # One event is one transaction already (its own atomic block); several share one, each
+    # message in a savepoint so that a duplicate does not undo its neighbours.
+    with transaction.atomic() if len(events) > 1 else nullcontext():
         for event in events:
             if isinstance(event, InboundMessage):
                 _record_message(chip, event, outcome)

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversations', '0002_default_profile'),
+        ("conversations", "0002_default_profile"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='edited_at',
+            model_name="message",
+            name="edited_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='read_receipt_at',
-            field=models.DateTimeField(blank=True, help_text='When we marked it read.', null=True),
+            model_name="message",
+            name="read_receipt_at",
+            field=models.DateTimeField(blank=True, help_text="When we marked it read.", null=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='revoked_at',
+            model_name="message",
+            name="revoked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

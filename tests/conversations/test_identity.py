@@ -31,8 +31,13 @@ def test_a_new_identifier_completes_the_lead():
 def test_two_records_revealed_to_be_one_person_are_merged_with_their_history():
     chip = ChipFactory()
     by_phone = LeadFactory(phone="+5511900000001", name="Ana Souza", fields={"company": "Acme"})
-    by_lid = LeadFactory(phone=None, wa_lid="201234567890123", email="ana@acme.com.br",
-                         opted_out_at=timezone.now(), fields={"budget": 5000})
+    by_lid = LeadFactory(
+        phone=None,
+        wa_lid="201234567890123",
+        email="ana@acme.com.br",
+        opted_out_at=timezone.now(),
+        fields={"budget": 5000},
+    )
     first = ConversationFactory(lead=by_phone, chip=chip)
     second = ConversationFactory(lead=by_lid, chip=chip)
     OutboundMessageFactory(conversation=first, chip=chip, text="one")
@@ -43,7 +48,11 @@ def test_two_records_revealed_to_be_one_person_are_merged_with_their_history():
 
     assert Lead.objects.count() == 1
     assert (lead.phone, lead.wa_lid, lead.name, lead.email) == (
-        "+5511900000001", "201234567890123", "Ana Souza", "ana@acme.com.br")
+        "+5511900000001",
+        "201234567890123",
+        "Ana Souza",
+        "ana@acme.com.br",
+    )
     assert lead.fields == {"company": "Acme", "budget": 5000}
     assert lead.opted_out_at is not None  # an opt-out is never lost in a merge
     [conversation] = Conversation.objects.filter(lead=lead, status="open")

@@ -41,6 +41,9 @@ def gateway():
 
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         router.post("/chat/sendPresence/acme-01", name="presence").respond(201, json={"presence": "composing"})
+        router.post("/chat/markMessageAsRead/acme-01", name="read").respond(
+            201, json={"message": "Read messages", "read": "success"}
+        )
         router.post("/message/sendText/acme-01", name="text").mock(side_effect=sent)
         yield router
 
@@ -105,7 +108,11 @@ def test_delivery_shows_typing_then_sends_each_bubble_in_order(chip, gateway):
 
     assert report.sent == len(bubbles)
     routes = [call.request.url.path.split("/")[2] for call in gateway.calls]
-    assert routes == ["sendPresence", "sendText"] * len(bubbles)
+    # Blue ticks on the customer's message first, then typing before each bubble.
+    assert routes == ["markMessageAsRead"] + ["sendPresence", "sendText"] * len(bubbles)
+    read = json.loads(gateway["read"].calls[0].request.content)
+    assert [key["id"] for key in read["readMessages"]] == ["M1"]
+    assert Message.objects.get(provider_message_id="M1").read_receipt_at is not None
     texts = [json.loads(call.request.content) for call in gateway.calls if "sendText" in call.request.url.path]
     assert [t["text"] for t in texts] == [b.text for b in bubbles]
     assert {t["number"] for t in texts} == {"5511900000001"}
@@ -270,8 +277,14 @@ def test_a_timed_out_send_is_settled_by_the_gateways_echo(chip, gateway):
     waiting = outbound(conversation_id)[0]
     assert waiting.status == "unknown"
 
-    echo = InboundMessage(provider_message_id="BAE5ECHO0001", contact=Contact(phone="+5511900000001"),
-                          from_me=True, sent_by_api=True, kind="text", text=waiting.text)
+    echo = InboundMessage(
+        provider_message_id="BAE5ECHO0001",
+        contact=Contact(phone="+5511900000001"),
+        from_me=True,
+        sent_by_api=True,
+        kind="text",
+        text=waiting.text,
+    )
     outcome = webhook_events_record(chip=routed_chip(chip), events=[echo])
 
     waiting.refresh_from_db()

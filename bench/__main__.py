@@ -1,0 +1,351 @@
+"""`make bench`: Recado's webhook ingest, measured the way production runs it.
+
+Starts gunicorn (2 workers), the relay and a Celery worker on PostgreSQL and Redis, then drives
+the server over loopback with wrk (32 connections): a bare Django JSON view as the reference,
+signed Evolution webhooks with unique ids, then the same ids again (all duplicates). Prints
+requests/s and p50/p99 latency per phase, how fast messages were handed to the workers, and —
+after the run — messages lost and replies doubled. Figures, not assertions.
+
+Environment: BENCH_DATABASE_URL (default: the server of DATABASE_URL, or postgres@127.0.0.1,
+database `recado_bench`, recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/15, flushed),
+BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_PORT (default 8765).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+GATEWAY_PORT = PORT + 1
+TOKEN = "bench-webhook-token-0123456789abcdefghij"
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
+    database_url = _database_url()
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    env = _environment(database_url, redis_url)
+    _prepare_database(database_url)
+    _flush_redis(redis_url)
+    _manage(env, "migrate", "--no-input", "-v0")
+    _manage(
+        env,
+        "add_gateway",
+        "--kind",
+        "evolution",
+        "--name",
+        "bench",
+        "--base-url",
+        f"http://127.0.0.1:{GATEWAY_PORT}",
+        "--api-key",
+        "bench-key",
+        "--webhook-secret",
+        TOKEN,
+    )
+    _manage(env, "register_chip", "--gateway", "bench", "--instance", "bench-01", "--phone", "+5511999990001")
+
+    with ExitStack() as stack:
+        start = _starter(stack, env)
+        start("gateway", [PYTHON, str(HERE / "fake_gateway.py"), str(GATEWAY_PORT)])
+        start(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{PORT}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+            ],
+        )
+        start("relay", [PYTHON, "manage.py", "run_relay"])
+        start(
+            "worker",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "WARNING",
+            ],
+        )
+        _wait_for(f"http://127.0.0.1:{PORT}/healthz")
+
+        _wrk(reference=True, seconds=2)  # warm-up: imports, connections, caches
+        reference = _wrk(reference=True, seconds=SECONDS)
+        unique = _wrk(prefix="U", seconds=SECONDS)
+        handoff = _handoff_latency(env)
+        duplicates = _wrk(prefix="U", seconds=SECONDS, duplicates=True)
+        drained = _drain(env, timeout=float(os.environ.get("BENCH_DRAIN_SECONDS", "120")))
+        outcome = _outcome(env, unique)
+
+    _report(reference, unique, duplicates, handoff, drained, outcome)
+    return 0
+
+
+# --- set-up ---------------------------------------------------------------------------------------
+
+
+def _database_url() -> str:
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    base = urlparse(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres")
+    return base._replace(path="/recado_bench").geturl()
+
+
+def _environment(database_url: str, redis_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "AGENT_"))}
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DJANGO_SECRET_KEY="bench-secret-key-not-for-production",
+        FIELD_ENCRYPTION_KEY="YmVuY2gtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE=",
+        DJANGO_DEBUG="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        RECADO_ENV_FILE="",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        PROMETHEUS_MULTIPROC_DIR=str(ROOT / "var" / "bench-prometheus"),
+        TYPING_MIN_MS="0",
+        TYPING_MAX_MS="0",
+    )
+    shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)
+    return env
+
+
+def _prepare_database(database_url: str) -> None:
+    import psycopg
+
+    target = urlparse(database_url)
+    name = target.path.lstrip("/")
+    admin = target._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _flush_redis(redis_url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"manage.py {args[0]} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def _starter(stack: ExitStack, env: dict[str, str]):
+    logs = ROOT / "var" / "bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def start(name: str, command: list[str]) -> subprocess.Popen:
+        log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed by the stack
+        stack.callback(log.close)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        stack.callback(_stop, process)
+        return process
+
+    return start
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"server did not answer {url} within {timeout}s (see var/bench-logs/)")
+
+
+# --- load -------------------------------------------------------------------------------------------
+
+
+def _wrk(*, seconds: int, reference: bool = False, prefix: str = "", duplicates: bool = False) -> dict:
+    script = HERE / ("reference.lua" if reference else "webhook.lua")
+    url = f"http://127.0.0.1:{PORT}/healthz" if reference else f"http://127.0.0.1:{PORT}/"
+    env = dict(
+        os.environ,
+        BENCH_PREFIX=prefix,
+        BENCH_TOKEN=TOKEN,
+        BENCH_INSTANCE="bench-01",
+        BENCH_DUPLICATES="1" if duplicates else "0",
+    )
+    result = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    figures: dict = {"statuses": {}}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "STATUS":
+            figures["statuses"][int(parts[1])] = int(parts[2])
+        elif len(parts) == 2 and parts[0].isupper() and parts[1].isdigit():
+            figures[parts[0]] = int(parts[1])
+    figures["rps"] = figures["REQUESTS"] / (figures["DURATION_US"] / 1e6)
+    return figures
+
+
+# --- after the run -----------------------------------------------------------------------------------
+
+
+def _sql(env: dict[str, str], query: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as connection:
+        return connection.execute(query).fetchall()
+
+
+def _handoff_latency(env: dict[str, str]) -> dict:
+    """How long messages waited between being stored and being handed to a worker."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        [(waiting,)] = _sql(
+            env, "SELECT count(*) FROM conversations_message WHERE direction = 'in' AND handed_at IS NULL"
+        )
+        if waiting == 0:
+            break
+        time.sleep(0.5)
+    rows = _sql(
+        env,
+        "SELECT EXTRACT(EPOCH FROM handed_at - created_at) FROM conversations_message "
+        "WHERE direction = 'in' AND handed_at IS NOT NULL",
+    )
+    delays = sorted(float(delay) for (delay,) in rows)
+    if not delays:
+        return {"count": 0}
+    return {
+        "count": len(delays),
+        "not_handed": waiting,
+        "p50": statistics.median(delays),
+        "p99": delays[int(len(delays) * 0.99) - 1] if len(delays) >= 100 else delays[-1],
+        "max": delays[-1],
+        "within_1s": sum(delay <= 1.0 for delay in delays) / len(delays),
+    }
+
+
+def _drain(env: dict[str, str], timeout: float) -> dict:
+    """Let the worker answer the backlog (the agent is the offline playbook: no LLM cost)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        [(left,)] = _sql(
+            env, "SELECT count(*) FROM conversations_message WHERE direction = 'in' AND processed_at IS NULL"
+        )
+        if left == 0:
+            break
+        time.sleep(1)
+    return {"left": left, "seconds": time.monotonic() - started}
+
+
+def _outcome(env: dict[str, str], unique: dict) -> dict:
+    accepted = unique["statuses"].get(202, 0)
+    [(stored,)] = _sql(env, "SELECT count(*) FROM conversations_message WHERE direction = 'in'")
+    [(doubled_runs,)] = _sql(
+        env,
+        "SELECT count(*) FROM (SELECT conversation_id FROM conversations_agentrun "
+        "GROUP BY conversation_id HAVING count(*) > 1) AS doubled",
+    )
+    [(answered,)] = _sql(env, "SELECT count(DISTINCT conversation_id) FROM conversations_agentrun")
+    with urllib.request.urlopen(f"http://127.0.0.1:{GATEWAY_PORT}/", timeout=5) as response:  # noqa: S310
+        gateway = json.load(response)
+    bubbles = _sql(
+        env,
+        "SELECT count(*) FROM conversations_message WHERE direction = 'out' AND origin = 'agent' AND status = 'sent'",
+    )[0][0]
+    return {
+        "accepted": accepted,
+        "stored": stored,
+        "lost": max(0, accepted - stored),
+        "answered_conversations": answered,
+        "doubled_turns": doubled_runs,
+        "texts_at_gateway": gateway["texts"],
+        "bubbles_sent": bubbles,
+        "doubled_replies": max(0, gateway["texts"] - bubbles),
+    }
+
+
+def _report(reference, unique, duplicates, handoff, drained, outcome) -> None:
+    def row(name, figures):
+        statuses = ", ".join(f"{code}: {count}" for code, count in sorted(figures["statuses"].items()))
+        print(
+            f"{name:<22} {figures['rps']:>9.0f} {figures['LATENCY_P50_US'] / 1000:>9.2f} "
+            f"{figures['LATENCY_P99_US'] / 1000:>9.2f}   {statuses}"
+        )
+
+    print(
+        f"\nRecado ingest benchmark — {os.cpu_count()} cores, {CONNECTIONS} connections, {SECONDS}s per phase, "
+        "gunicorn 2 workers (gthread), relay + worker running, PostgreSQL + Redis"
+    )
+    print(f"{'phase':<22} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9}   answers")
+    row("bare Django view", reference)
+    row("unique webhooks", unique)
+    row("duplicate webhooks", duplicates)
+    if handoff.get("count"):
+        print(
+            f"\nhanded to a worker: p50 {handoff['p50'] * 1000:.0f} ms, p99 {handoff['p99'] * 1000:.0f} ms, "
+            f"max {handoff['max'] * 1000:.0f} ms, {handoff['within_1s']:.1%} within 1 s "
+            f"({handoff['not_handed']} not handed after 30 s)"
+        )
+    print(
+        f"answered by the worker: {outcome['answered_conversations']} conversations; "
+        f"{drained['left']} messages still waiting after {drained['seconds']:.0f} s of draining"
+    )
+    print(f"messages lost: {outcome['lost']} (accepted {outcome['accepted']}, stored {outcome['stored']})")
+    print(
+        f"replies doubled: {outcome['doubled_turns']} conversations with two turns, "
+        f"{outcome['doubled_replies']} texts at the gateway beyond the bubbles sent"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
