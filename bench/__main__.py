@@ -296,7 +296,7 @@ def _outcome(env: dict[str, str], unique: dict) -> dict:
         "GROUP BY conversation_id HAVING count(*) > 1) AS doubled",
     )
     [(answered,)] = _sql(env, "SELECT count(DISTINCT conversation_id) FROM conversations_agentrun")
-    with urllib.request.urlopen(f"http://127.0.0.1:{GATEWAY_PORT}/", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{GATEWAY_PORT}/", timeout=5) as response:
         gateway = json.load(response)
     bubbles = _sql(
         env,

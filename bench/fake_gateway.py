@@ -15,7 +15,7 @@ lock = threading.Lock()
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         if "/message/sendText/" in self.path:
             with lock:
@@ -25,7 +25,7 @@ class Handler(BaseHTTPRequestHandler):
             answer = {"presence": "composing"}
         self._send(201, answer)
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         with lock:
             self._send(200, {"numbers": len(texts), "texts": sum(texts.values()), "per_number": texts})
 
