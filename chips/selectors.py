@@ -28,11 +28,14 @@ class RoutedChip:
 
 
 def gateway_config(gateway: Gateway) -> GatewayConfig:
+    webhook_secret = gateway.webhook_secret or ""
+    if gateway.kind == "cloudapi" and not webhook_secret:
+        webhook_secret = settings.CLOUDAPI_APP_SECRET  # one Meta app for every number is the common case
     return GatewayConfig(
         kind=gateway.kind,
         base_url=gateway.base_url,
         api_key=gateway.api_key or "",
-        webhook_secret=gateway.webhook_secret or "",
+        webhook_secret=webhook_secret,
         verify_token=gateway.verify_token or "",
     )
 

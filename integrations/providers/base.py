@@ -209,6 +209,13 @@ class Provider:
 
     # --- shared helpers ----------------------------------------------------------------------------
 
+    def _error_for(self, response: httpx.Response) -> ProviderError | None:
+        """A provider-specific reading of an error answer (its own error codes), or None for the default.
+
+        By default 429 and 5xx are transient and other 4xx permanent.
+        """
+        return None
+
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One HTTP call, with provider errors classified as transient or permanent."""
         try:
@@ -223,6 +230,10 @@ class Provider:
             ) from exc
         except httpx.HTTPError as exc:
             raise ProviderError(f"gateway request failed: {exc.__class__.__name__}", permanent=False) from exc
+        if response.status_code >= 400:
+            specific = self._error_for(response)
+            if specific is not None:
+                raise specific
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderError(
                 f"gateway answered {response.status_code}", permanent=False, status_code=response.status_code

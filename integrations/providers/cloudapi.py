@@ -200,23 +200,18 @@ class CloudApiProvider(Provider):
         response = self._request("POST", _messages_path(chip), headers=self._auth_headers(), json=body)
         return SendResult(provider_message_id=_sent_message_id(response))
 
-    def _request(self, method: str, path: str, **kwargs: Any):
-        """The base classification, refined by Meta's error codes (rate limits, the 24 h window)."""
-        try:
-            return super()._request(method, path, **kwargs)
-        except ProviderError as exc:
-            if exc.status_code is None or not 400 <= exc.status_code < 500:
-                raise
-            code = _graph_error_code(str(exc))
-            if code in RATE_LIMIT_CODES:
-                raise ProviderError(
-                    f"Meta rate limit (error {code}), retry later", permanent=False, status_code=exc.status_code
-                ) from exc
-            if code == OUTSIDE_WINDOW_CODE:
-                raise ProviderError(
-                    f"{OUTSIDE_WINDOW_MESSAGE} (Meta error {code})", permanent=True, status_code=exc.status_code
-                ) from exc
-            raise
+    def _error_for(self, response) -> ProviderError | None:
+        """Meta's error codes refine the status: rate limits retry, the 24 h window never will."""
+        code = _graph_error_code(response)
+        if code in RATE_LIMIT_CODES:
+            return ProviderError(
+                f"Meta rate limit (error {code}), retry later", permanent=False, status_code=response.status_code
+            )
+        if code == OUTSIDE_WINDOW_CODE:
+            return ProviderError(
+                f"{OUTSIDE_WINDOW_MESSAGE} (Meta error {code})", permanent=True, status_code=response.status_code
+            )
+        return None
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key}"}
@@ -467,9 +462,18 @@ def _sent_message_id(response) -> str | None:
     return message_id if isinstance(message_id, str) and message_id else None
 
 
-def _graph_error_code(text: str) -> int | None:
-    """Meta's error code from the base error text (`{'message': '(#131047) …', 'code': 131047…}`)."""
-    match = re.search(r"['\"]code['\"]:\s*(\d+)", text) or re.search(r"\(#(\d+)\)", text)
+def _graph_error_code(response) -> int | None:
+    """Meta's error code: {"error": {"code": 131047, "message": "(#131047) …", ...}}."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(error, Mapping):
+        return None
+    code = error.get("code")
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    match = re.search(r"\(#(\d+)\)", str(error.get("message", "")))
     return int(match.group(1)) if match else None
 
 
