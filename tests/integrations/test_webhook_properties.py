@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from chips.models import Chip, ChipSession
 from conversations.models import EarlyStatus, Lead, Message
+from integrations.providers.base import WebhookRejected
 from integrations.providers.registry import PROVIDERS, provider_class
 from tests.factories import ChipFactory, GatewayFactory
 from tests.payloads import load_fixture
@@ -44,7 +45,7 @@ def ensure_chips(spec):
     for name in spec.fixtures:
         try:
             route_key = provider_class(spec.kind).split(load_fixture(name))[0][0] or "only-chip"
-        except Exception:  # noqa: BLE001 - a fixture with no route key needs no chip
+        except WebhookRejected:  # a fixture the adapter refuses to route needs no chip
             continue
         if not Chip.objects.filter(gateway=gateway, instance_name=route_key).exists():
             ChipFactory(gateway=gateway, instance_name=route_key, instance_token=spec.instance_token)
