@@ -19,14 +19,18 @@ def normalize_phone(raw: str | None, *, default_region: str = "BR") -> str | Non
     if not raw:
         return None
     text = str(raw).strip()
+    # A WhatsApp id always carries the country code: 79069471990@s.whatsapp.net is Russian, not
+    # a Brazilian number without its '+'.
+    international = text.startswith("+")
     for suffix in WHATSAPP_USER_SUFFIXES:
         if text.endswith(suffix):
             text = text[: -len(suffix)]
+            international = True
     text = text.split(":", 1)[0]  # device suffix of multi-device JIDs: 5511...:12@s.whatsapp.net
     digits = "".join(ch for ch in text if ch.isdigit())
     if not digits or len(digits) < 8 or len(digits) > 15:
         return None
-    candidate = "+" + digits if (text.startswith("+") or len(digits) > 11) else digits
+    candidate = "+" + digits if (international or len(digits) > 11) else digits
     try:
         number = phonenumbers.parse(candidate, None if candidate.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
