@@ -4,7 +4,9 @@ Events carry a correlation id (the stored message id) from webhook to reply. The
 secrets, tokens or message bodies: log the ids, not the content.
 """
 
+import logging
 import logging.config
+import re
 
 import structlog
 
@@ -24,3 +26,31 @@ def configure(logging_settings: dict) -> None:
         cache_logger_on_first_use=True,
     )
     logging.config.dictConfig(logging_settings)
+
+
+# Secrets that travel in URLs: the Z-API webhook path secret (/webhooks/<endpoint>/<secret>/) and
+# Z-API's instance token in outbound URLs (/instances/<id>/token/<token>/...).
+_URL_SECRETS = (
+    (re.compile(r"(/webhooks/[\w-]+/)[^/\s\"'?]+"), r"\1***"),
+    (re.compile(r"/instances/[^/\s\"']+/token/[^/\s\"']+"), "/instances/***/token/***"),
+)
+
+
+def redact_url_secrets(text: str) -> str:
+    for pattern, replacement in _URL_SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactUrlSecrets(logging.Filter):
+    """Masks URL-borne secrets in log lines (Django's 4xx warnings, httpx's request lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record is logging's business, not ours
+            return True
+        redacted = redact_url_secrets(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True

@@ -256,6 +256,13 @@ LOGGING = {
             ],
         }
     },
+    "filters": {"redact_url_secrets": {"()": "config.logging.RedactUrlSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # These log request paths and URLs, where some providers carry secrets.
+    "loggers": {
+        "django.request": {"filters": ["redact_url_secrets"]},
+        "django.server": {"filters": ["redact_url_secrets"]},
+        "httpx": {"filters": ["redact_url_secrets"], "level": "WARNING"},
+    },
 }
