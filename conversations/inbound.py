@@ -149,16 +149,17 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
 
 
 def _settle_unknown_send(chip: RoutedChip, event: InboundMessage) -> bool:
-    """The gateway echoed a message we sent but never heard back about (the send timed out).
+    """The gateway echoed a message we sent before (or instead of) answering our call.
 
-    The echo proves it went out: the waiting row takes the echo's id instead of a second row
-    being recorded. Matched by chip, recipient and text, oldest first.
+    The echo proves it went out: the waiting row (timed out, or still in flight) takes the echo's
+    id instead of a second row being recorded. Matched by chip, recipient and text, oldest first.
     """
     candidates = Message.objects.filter(
         chip_id=chip.chip_id,
         direction=Direction.OUT,
         origin=MessageOrigin.AGENT,
-        status=MessageStatus.UNKNOWN,
+        # `sending`: the echo outran the gateway's answer to our own call (events are unordered).
+        status__in=[MessageStatus.UNKNOWN, MessageStatus.SENDING],
         provider_message_id__isnull=True,
         text=event.text,
     )
@@ -169,7 +170,7 @@ def _settle_unknown_send(chip: RoutedChip, event: InboundMessage) -> bool:
     waiting = candidates.order_by("created_at", "id").first()
     if waiting is None:
         return False
-    Message.objects.filter(pk=waiting.pk, status=MessageStatus.UNKNOWN).update(
+    Message.objects.filter(pk=waiting.pk, provider_message_id__isnull=True).update(
         provider_message_id=event.provider_message_id,
         status=MessageStatus.SENT,
         status_rank=OUTBOUND_RANK[MessageStatus.SENT],

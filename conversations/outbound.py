@@ -193,14 +193,12 @@ def _record_sent(message: Message, provider_message_id: str | None) -> None:
             if echo is not None:
                 rank, status = max((rank, status), (echo.status_rank, echo.status))
                 echo.delete()
+        now = timezone.now()
         Message.objects.filter(pk=message.pk).update(
-            provider_message_id=provider_message_id,
-            status=status,
-            status_rank=rank,
-            error="",
-            sent_at=timezone.now(),
-            updated_at=timezone.now(),
+            provider_message_id=provider_message_id, error="", sent_at=now, updated_at=now
         )
+        # Forward only: the gateway's echo or a status may already have moved this row further.
+        Message.objects.filter(pk=message.pk, status_rank__lt=rank).update(status=status, status_rank=rank)
         if provider_message_id:
             message.provider_message_id = provider_message_id
             apply_early_status(message)

@@ -6,10 +6,26 @@ both are normalized; Evolution does not sign bodies, so requests are authenticat
 header we configure (`X-Webhook-Token`) or by the HS256 JWT Evolution adds when its webhook
 headers contain `jwt_key`. `date_time` is server-local time mislabelled as UTC: only
 `messageTimestamp` (epoch seconds) is trusted.
+
+Edits and revokes (read in `whatsapp.baileys.service.ts`, tags 2.3.0-2.4.0-rc2): a protocol message
+never reaches `messages.upsert` in v2; Evolution posts the Baileys `protocolMessage` itself as
+`messages.edited` (`{"key": <the original message's key>, "type": "MESSAGE_EDIT" | "REVOKE", ...}`),
+the revoke again as `messages.delete` (the original key, plus `status: "DELETED"` from 2.3.7), and
+the edit as a `messages.update` whose status is "DELETED" (≤2.3.6) or a made-up "SERVER_ACK" with the
+new content in `message.editedMessage` (2.3.7+). v1 delivered the protocol message as an upsert.
+
+Who sent a fromMe message: Evolution's `source` is Baileys' `getDevice(key.id)`, a guess from the id's
+shape. Baileys before 6.7.5 (June 2024; Evolution 1.x) gave its own sends `BAE5` + 12 hex digits,
+which no WhatsApp client generates; since then (every Evolution 2.x, the EvolutionAPI fork included)
+it uses `3EB0` + 18 hex, the shape of WhatsApp Web's ids, so an upsert of a message typed on WhatsApp
+Web and one sent through the API look alike (`source: "web"`). Only `send.message` (and legacy
+`BAE5…` ids) say "sent through the API".
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import re
 from collections.abc import Mapping
@@ -17,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import jwt
 
 from integrations.phones import is_lid, is_non_contact, is_person_jid, jid_user, normalize_phone
@@ -27,10 +44,17 @@ from integrations.providers.base import (
     Event,
     Ignored,
     InboundMessage,
+    MediaFile,
+    MessageEdited,
+    MessageRevoked,
+    NotSupported,
+    OutboundMedia,
     Provider,
+    ProviderError,
     QrUpdate,
     SendResult,
     StatusUpdate,
+    StoredMedia,
     WebhookRejected,
     WebhookRequest,
 )
@@ -84,8 +108,25 @@ CONTENT_KINDS: tuple[tuple[str, str], ...] = (
 )
 # Keys that travel beside the content and say nothing about the kind.
 METADATA_KEYS = frozenset({"messageContextInfo", "base64", "mediaUrl", "speechToText", "contextInfo"})
-# System messages (edits, revokes, key distribution): not customer content.
+# System messages (key distribution, poll votes): not customer content.
 SYSTEM_KEYS = frozenset({"protocolMessage", "senderKeyDistributionMessage", "editedMessage", "pollUpdateMessage"})
+# Envelopes around the real content ({"<wrapper>": {"message": {...}}}): disappearing, view-once,
+# and documents with a caption (v1; v2's prepareMessage already unwraps that one).
+WRAPPER_KEYS = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+)
+# Baileys' ProtocolMessage.Type, serialized by name (protobuf toJSON) or by number.
+PROTOCOL_REVOKE = frozenset({"REVOKE", 0})
+PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})
+# Ids Baileys < 6.7.5 gave the messages it sent itself (generateMessageID: 'BAE5' + 6 random bytes).
+LEGACY_API_MESSAGE_ID = re.compile(r"^BAE5[0-9A-F]{12}$")
+# sendMedia's `mediatype`; audio goes as a voice note through sendWhatsAppAudio instead.
+MEDIA_TYPES = frozenset({"image", "video", "document"})
+LICENSE_REQUIRED = "LICENSE_REQUIRED"
 
 
 def normalize_event_name(name: str) -> str:
@@ -133,27 +174,99 @@ class EvolutionProvider(Provider):
 
     # --- outbound ----------------------------------------------------------------------------------
 
+    def _error_for(self, response: httpx.Response) -> ProviderError | None:
+        """An unactivated Evolution 2.4 answers every business route with 503 `{"code": "LICENSE_REQUIRED"}`
+        (`src/licensing/runtime.ts#gateMiddleware`): unlike other 503s, retrying cannot fix it.
+        """
+        if response.status_code == 503 and _licence_required(response):
+            return ProviderError(
+                "Evolution API is not activated (503 LICENSE_REQUIRED): activate the licence in its manager "
+                "or pin Evolution 2.3.x; retrying will not help",
+                permanent=True,
+                status_code=503,
+            )
+        return None
+
     def send_text(self, chip: ChipAddress, to: Contact, text: str) -> SendResult:
         response = self._request(
             "POST",
-            f"/message/sendText/{quote(chip.instance_name, safe='')}",
+            f"/message/sendText/{_instance(chip)}",
             headers=self._auth_headers(chip),
             json={"number": _recipient(to), "text": text},
         )
+        return SendResult(provider_message_id=_sent_message_id(response))
+
+    def send_media(self, chip: ChipAddress, to: Contact, media: OutboundMedia) -> SendResult:
+        if media.kind == "audio":
+            # A voice note (PTT); Evolution converts the file with ffmpeg (`encoding` defaults to true).
+            path = f"/message/sendWhatsAppAudio/{_instance(chip)}"
+            body: dict[str, Any] = {"number": _recipient(to), "audio": media.url}
+        elif media.kind in MEDIA_TYPES:
+            path = f"/message/sendMedia/{_instance(chip)}"
+            body = {"number": _recipient(to), "mediatype": media.kind, "media": media.url}
+            optional = {"mimetype": media.mime_type, "caption": media.caption, "fileName": media.file_name}
+            body.update({name: value for name, value in optional.items() if value})
+        else:
+            raise NotSupported(f"evolution cannot send {media.kind!r} media")
+        response = self._request("POST", path, headers=self._auth_headers(chip), json=body)
         return SendResult(provider_message_id=_sent_message_id(response))
 
     def send_typing(self, chip: ChipAddress, to: Contact, duration_ms: int) -> None:
         # Evolution holds this request open for `delay` ms while "typing…" shows: it is the pause.
         self._request(
             "POST",
-            f"/chat/sendPresence/{quote(chip.instance_name, safe='')}",
+            f"/chat/sendPresence/{_instance(chip)}",
             headers=self._auth_headers(chip),
             json={"number": _recipient(to), "presence": "composing", "delay": int(duration_ms)},
+        )
+
+    def mark_read(self, chip: ChipAddress, to: Contact, provider_message_ids: list[str]) -> None:
+        ids = list(dict.fromkeys(i for i in provider_message_ids if i))  # the schema wants unique items
+        if not ids:
+            return
+        remote_jid = _chat_jid(to)
+        self._request(
+            "POST",
+            f"/chat/markMessageAsRead/{_instance(chip)}",
+            headers=self._auth_headers(chip),
+            json={"readMessages": [{"remoteJid": remote_jid, "fromMe": False, "id": i} for i in ids]},
+        )
+
+    def download_media(self, chip: ChipAddress, media: StoredMedia) -> MediaFile:
+        inline = _inline_media(media.raw)
+        if inline is not None:  # the webhook already carried the file (`webhook.base64: true`)
+            return MediaFile(content=inline, mime_type=media.mime_type, file_name=media.file_name)
+        # Evolution looks the message up by id in its own database and downloads it from WhatsApp.
+        response = self._request(
+            "POST",
+            f"/chat/getBase64FromMediaMessage/{_instance(chip)}",
+            headers=self._auth_headers(chip),
+            json={"message": {"key": {"id": media.provider_message_id}}, "convertToMp4": False},
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        content = _b64decode(body.get("base64")) if isinstance(body, Mapping) else None
+        if content is None:
+            raise ProviderError("gateway answered without the media file (no 'base64')", permanent=True)
+        return MediaFile(
+            content=content,
+            mime_type=_str(body.get("mimetype")) or media.mime_type,
+            file_name=_str(body.get("fileName")) or media.file_name,
         )
 
     def _auth_headers(self, chip: ChipAddress) -> dict[str, str]:
         # The global key works for every instance; an instance token, when we have one, is narrower.
         return {"apikey": chip.instance_token or self.config.api_key}
+
+
+def _licence_required(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, Mapping) and body.get("code") == LICENSE_REQUIRED
 
 
 # --- webhook parsing ----------------------------------------------------------------------------------
@@ -173,7 +286,7 @@ def _require_object(data: Any, event: str) -> Mapping[str, Any]:
     return data
 
 
-def _parse_message(data: Mapping[str, Any]) -> list[Event]:
+def _message_key(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str]:
     key = data.get("key")
     if not isinstance(key, Mapping):
         raise WebhookRejected(400, "message has no 'key'")
@@ -181,29 +294,147 @@ def _parse_message(data: Mapping[str, Any]) -> list[Event]:
     remote_jid = key.get("remoteJid")
     if not isinstance(message_id, str) or not message_id or not isinstance(remote_jid, str) or not remote_jid:
         raise WebhookRejected(400, "message key needs 'id' and 'remoteJid'")
+    return key, message_id, remote_jid
+
+
+def _parse_message(data: Mapping[str, Any], *, via_api: bool = False) -> list[Event]:
+    key, message_id, remote_jid = _message_key(data)
     if is_non_contact(remote_jid):
         return [Ignored("group, broadcast or channel message")]
 
-    content = data.get("message")
-    content = content if isinstance(content, Mapping) else {}
+    envelope = data.get("message")
+    envelope = envelope if isinstance(envelope, Mapping) else {}
+    content = _unwrap(envelope)
+    protocol = _protocol_message(content)
+    if protocol is not None:  # v1 (and other emitters) deliver edits and revokes as upserts
+        return _protocol_events(protocol)
     content_keys = set(content) - METADATA_KEYS
     if content_keys and content_keys <= SYSTEM_KEYS:
         return [Ignored("system message")]
 
+    from_me = via_api or bool(key.get("fromMe"))
     kind, body = _content(content, data.get("messageType"))
     fields = _content_fields(kind, body)
     return [
         InboundMessage(
             provider_message_id=message_id,
-            contact=_contact(key, data),
-            from_me=bool(key.get("fromMe")),
+            contact=_contact(key, data, from_me=from_me),
+            from_me=from_me,
             kind=kind,
+            media_url=_str(envelope.get("mediaUrl")),
             quoted_id=_quoted_id(data, body),
             timestamp=_timestamp(data.get("messageTimestamp")),
+            sent_by_api=from_me and (via_api or bool(LEGACY_API_MESSAGE_ID.match(message_id))),
             raw=data,
             **fields,
         )
     ]
+
+
+def _parse_sent(data: Mapping[str, Any]) -> list[Event]:
+    """`send.message`: Evolution's echo of a message sent through its API (status PENDING).
+
+    Its `key.id` is the id the send call answered with, so the domain folds it into our outbound row.
+    """
+    return _parse_message(data, via_api=True)
+
+
+def _unwrap(content: Mapping[str, Any]) -> Mapping[str, Any]:
+    for _ in range(4):  # wrappers nest (ephemeral → view-once → content); bounded against loops
+        for wrapper in WRAPPER_KEYS:
+            inner = content.get(wrapper)
+            if isinstance(inner, Mapping) and isinstance(inner.get("message"), Mapping):
+                content = inner["message"]
+                break
+        else:
+            return content
+    return content
+
+
+def _protocol_message(content: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The Baileys protocolMessage of an edit or revoke, where Evolution would look for it."""
+    protocol = content.get("protocolMessage")
+    if isinstance(protocol, Mapping):
+        return protocol
+    edited = content.get("editedMessage")
+    if isinstance(edited, Mapping) and isinstance(edited.get("message"), Mapping):
+        protocol = edited["message"].get("protocolMessage")
+        if isinstance(protocol, Mapping):
+            return protocol
+    return None
+
+
+def _protocol_events(protocol: Mapping[str, Any]) -> list[Event]:
+    """A protocolMessage → MessageEdited / MessageRevoked of the message its `key` names."""
+    kind = protocol.get("type")
+    is_edit = kind in PROTOCOL_EDIT or (kind is None and isinstance(protocol.get("editedMessage"), Mapping))
+    if not is_edit and kind not in PROTOCOL_REVOKE:
+        return [Ignored(f"protocol message {kind!r}")]  # history sync, key share, ephemeral setting…
+    key = protocol.get("key")
+    target = key.get("id") if isinstance(key, Mapping) else None
+    if not isinstance(target, str) or not target:
+        raise WebhookRejected(400, "edit or revoke has no 'key.id' of the message it changes")
+    if is_non_contact(key.get("remoteJid")):
+        return [Ignored("edit or revoke in a group, broadcast or channel")]
+    if not is_edit:
+        return [MessageRevoked(provider_message_id=target)]
+    text = _edited_text(protocol.get("editedMessage"))
+    if not text:
+        return [Ignored("edit without text")]
+    return [MessageEdited(provider_message_id=target, text=text)]
+
+
+def _edited_text(content: Any) -> str:
+    """The new text (or caption) of an edit, through the editedMessage / protocolMessage wrappers."""
+    for _ in range(4):
+        if not isinstance(content, Mapping):
+            return ""
+        edited = content.get("editedMessage")
+        protocol = content.get("protocolMessage")
+        if isinstance(edited, Mapping):
+            content = edited.get("message") if isinstance(edited.get("message"), Mapping) else edited
+        elif isinstance(protocol, Mapping) and isinstance(protocol.get("editedMessage"), Mapping):
+            content = protocol["editedMessage"]
+        else:
+            break
+    if not isinstance(content, Mapping):
+        return ""
+    kind, body = _content(_unwrap(content), None)
+    fields = _content_fields(kind, body)
+    return fields.get("text") or fields.get("caption") or ""
+
+
+def _parse_edited(data: Mapping[str, Any]) -> list[Event]:
+    """`messages.edited` (and `send.message.update`): the protocolMessage itself, as Evolution posts it."""
+    key = data.get("key")
+    if not isinstance(key, Mapping):
+        raise WebhookRejected(400, "edit event has no 'key' of the edited message")
+    content = data.get("message")
+    if not isinstance(content, Mapping):
+        return _protocol_events(data)
+    # An upsert-shaped body instead (other Evolution-compatible emitters): the protocol message inside
+    # it, or else the new content of the message its key names.
+    protocol = _protocol_message(_unwrap(content))
+    if protocol is not None:
+        return _protocol_events(protocol)
+    message_id = key.get("id")
+    if not isinstance(message_id, str) or not message_id:
+        raise WebhookRejected(400, "edit event has no 'key.id' of the edited message")
+    if is_non_contact(key.get("remoteJid")):
+        return [Ignored("edit in a group, broadcast or channel")]
+    text = _edited_text(content)
+    return [MessageEdited(provider_message_id=message_id, text=text)] if text else [Ignored("edit without text")]
+
+
+def _parse_deleted(data: Mapping[str, Any]) -> list[Event]:
+    """`messages.delete`: the revoked message's key (`{remoteJid, fromMe, id, participant?, status?}`)."""
+    key = data.get("key") if isinstance(data.get("key"), Mapping) else data
+    message_id = key.get("id") or data.get("keyId")
+    if not isinstance(message_id, str) or not message_id:
+        raise WebhookRejected(400, "delete event has no message 'id'")
+    if is_non_contact(key.get("remoteJid")):
+        return [Ignored("deletion in a group, broadcast or channel")]
+    return [MessageRevoked(provider_message_id=message_id)]
 
 
 def _content(content: Mapping[str, Any], message_type: Any) -> tuple[str, Any]:
@@ -245,15 +476,18 @@ def _content_fields(kind: str, body: Any) -> dict[str, Any]:
             or _str(body.get("selectedId"))
         )
     elif kind == "contact":
-        fields["text"] = _str(body.get("displayName"))
+        cards = body.get("contacts") if isinstance(body.get("contacts"), list) else [body]
+        names = [_str(card.get("displayName")) for card in cards if isinstance(card, Mapping)]
+        fields["text"] = ", ".join(filter(None, names)) or _str(body.get("displayName"))
     return fields
 
 
-def _contact(key: Mapping[str, Any], data: Mapping[str, Any]) -> Contact:
+def _contact(key: Mapping[str, Any], data: Mapping[str, Any], *, from_me: bool = False) -> Contact:
     """Phone and LID from whichever of remoteJid / remoteJidAlt / senderPn carries them.
 
-    Evolution versions disagree: lid in remoteJid with the phone in remoteJidAlt (2.3.5-2.3.6),
-    the phone in both (2.3.7), or swapped (2.4): every shape yields the same contact.
+    Evolution versions disagree: the lid in remoteJid with the phone in `senderPn` (2.2-2.3.0) or in
+    remoteJidAlt (2.3.3-2.3.6), the phone in both (2.3.7), or swapped with `addressingMode: "pn"`
+    (2.4): every shape yields the same contact. A lid alone still names the contact (phone None).
     """
     candidates = [key.get("remoteJid"), key.get("remoteJidAlt"), key.get("senderPn")]
     phone = lid = None
@@ -264,11 +498,12 @@ def _contact(key: Mapping[str, Any], data: Mapping[str, Any]) -> Contact:
             lid = jid_user(jid)
         elif phone is None and (is_person_jid(jid) or "@" not in jid):
             phone = normalize_phone(jid)
-    push_name = data.get("pushName") if not key.get("fromMe") else ""
+    push_name = data.get("pushName") if not from_me else ""
     return Contact(phone=phone, lid=lid, push_name=_str(push_name))
 
 
 def _quoted_id(data: Mapping[str, Any], body: Any) -> str:
+    # v2 hoists contextInfo to `data`; v1 leaves it inside the content.
     for holder in (data.get("contextInfo"), body.get("contextInfo") if isinstance(body, Mapping) else None):
         if isinstance(holder, Mapping) and holder.get("stanzaId"):
             return _str(holder["stanzaId"])
@@ -297,6 +532,11 @@ def _parse_status(data: Mapping[str, Any]) -> list[Event]:
     message_id = data.get("keyId") or (key.get("id") if isinstance(key, Mapping) else None)
     if not isinstance(message_id, str) or not message_id:
         raise WebhookRejected(400, "status update has no 'keyId'")
+    update = data.get("message")
+    if isinstance(update, Mapping) and ("editedMessage" in update or "protocolMessage" in update):
+        # 2.3.7+ posts an edit as an update with a made-up SERVER_ACK and the new content.
+        text = _edited_text(update)
+        return [MessageEdited(provider_message_id=message_id, text=text)] if text else [Ignored("edit without text")]
     status = STATUS_MAP.get(data.get("status"))
     if status is None:
         # Edits and revokes arrive as updates without a delivery status ("DELETED" or none).
@@ -325,15 +565,22 @@ def _parse_qrcode(data: Mapping[str, Any]) -> list[Event]:
 
 _EVENT_PARSERS = {
     "MESSAGES_UPSERT": _parse_message,
-    # Messages we sent through the API echo here: recorded once, matched by id.
-    "SEND_MESSAGE": _parse_message,
+    # Messages we sent through the API echo here (and usually again as a fromMe upsert): one row, by id.
+    "SEND_MESSAGE": _parse_sent,
     "MESSAGES_UPDATE": _parse_status,
+    "MESSAGES_EDITED": _parse_edited,
+    "SEND_MESSAGE_UPDATE": _parse_edited,
+    "MESSAGES_DELETE": _parse_deleted,
     "CONNECTION_UPDATE": _parse_connection,
     "QRCODE_UPDATED": _parse_qrcode,
 }
 
 
 # --- outbound helpers -----------------------------------------------------------------------------
+
+
+def _instance(chip: ChipAddress) -> str:
+    return quote(chip.instance_name, safe="")
 
 
 def _recipient(to: Contact) -> str:
@@ -344,6 +591,15 @@ def _recipient(to: Contact) -> str:
     raise ValueError("contact has neither a phone nor a LID to send to")
 
 
+def _chat_jid(to: Contact) -> str:
+    """The chat's JID as markMessageAsRead wants it (it takes JIDs as given, no number lookup)."""
+    if to.phone:
+        return f"{to.phone.lstrip('+')}@s.whatsapp.net"
+    if to.lid:
+        return f"{to.lid}@lid"
+    raise ValueError("contact has neither a phone nor a LID")
+
+
 def _sent_message_id(response) -> str | None:
     try:
         body = response.json()
@@ -352,6 +608,27 @@ def _sent_message_id(response) -> str | None:
     key = body.get("key") if isinstance(body, Mapping) else None
     message_id = key.get("id") if isinstance(key, Mapping) else None
     return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _inline_media(raw: Mapping[str, Any] | None) -> bytes | None:
+    """The file a `webhook.base64` delivery carried in `message.base64`, when it decodes."""
+    if not isinstance(raw, Mapping):
+        return None
+    data = raw.get("data") if isinstance(raw.get("data"), Mapping) else raw  # the data or the whole body
+    message = data.get("message")
+    return _b64decode(message.get("base64")) if isinstance(message, Mapping) else None
+
+
+def _b64decode(value: Any) -> bytes | None:
+    if not isinstance(value, str) or not value:
+        return None
+    if value.startswith("data:") and "," in value:  # a data URI
+        value = value.split(",", 1)[1]
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded or None
 
 
 def _str(value: Any) -> str:

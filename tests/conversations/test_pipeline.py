@@ -294,3 +294,37 @@ def test_a_timed_out_send_is_settled_by_the_gateways_echo(chip, gateway):
     # The same echo delivered again is a duplicate, not a second message.
     again = webhook_events_record(chip=routed_chip(chip), events=[echo])
     assert again.duplicates == 1
+
+
+def test_an_echo_that_outruns_the_send_answer_is_the_same_message(chip):
+    from chips.selectors import routed_chip
+    from conversations.inbound import message_status_apply, webhook_events_record
+    from conversations.outbound import _record_sent
+    from integrations.providers.base import Contact, InboundMessage
+    from tests.factories import OutboundMessageFactory
+
+    in_flight = OutboundMessageFactory(
+        chip=chip,
+        conversation__chip=chip,
+        conversation__lead__phone="+5511900000001",
+        status="sending",
+        status_rank=10,
+        text="Olá!",
+    )
+    echo = InboundMessage(
+        provider_message_id="3EB0AA",
+        contact=Contact(phone="+5511900000001"),
+        from_me=True,
+        sent_by_api=True,
+        kind="text",
+        text="Olá!",
+    )
+    webhook_events_record(chip=routed_chip(chip), events=[echo])
+    message_status_apply(chip_id=chip.pk, provider_message_id="3EB0AA", status="read")
+
+    _record_sent(in_flight, "3EB0AA")  # the gateway's answer to our call, last of all
+
+    in_flight.refresh_from_db()
+    assert (in_flight.provider_message_id, in_flight.status) == ("3EB0AA", "read")
+    assert Message.objects.filter(provider_message_id="3EB0AA").count() == 1
+    assert not Message.objects.filter(origin="phone").exists()  # no phantom "human typed this" row

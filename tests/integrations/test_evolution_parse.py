@@ -10,6 +10,8 @@ from integrations.providers.base import (
     GatewayConfig,
     Ignored,
     InboundMessage,
+    MessageEdited,
+    MessageRevoked,
     QrUpdate,
     StatusUpdate,
     WebhookRejected,
@@ -96,7 +98,8 @@ def test_qrcode_carries_code_and_pairing_code():
 def test_every_webhook_fixture_parses(name):
     events = provider.parse(load_fixture(name))
     assert events
-    assert all(isinstance(e, (InboundMessage, StatusUpdate, ConnectionUpdate, QrUpdate, Ignored)) for e in events)
+    kinds = (InboundMessage, StatusUpdate, MessageEdited, MessageRevoked, ConnectionUpdate, QrUpdate, Ignored)
+    assert all(isinstance(e, kinds) for e in events)
 
 
 @pytest.mark.parametrize("event", ["MESSAGES_UPSERT", "messages.upsert", "Messages-Upsert"])

@@ -206,3 +206,97 @@ def test_database_down_answers_503(client, chip, monkeypatch):
         client, evolution_text(instance="acme-01", message_id="D1"), **evolution_headers(chip.gateway.webhook_secret)
     )
     assert response.status_code == 503
+
+
+def test_routing_is_cached_briefly_per_process(client, chip, settings, django_assert_num_queries):
+    settings.WEBHOOK_ROUTE_CACHE_SECONDS = 60
+    headers = evolution_headers(chip.gateway.webhook_secret)
+    with django_assert_num_queries(4) as cold:  # the chip lookup, then the insert (in a savepoint here)
+        assert post(client, evolution_text(instance="acme-01", message_id="C1"), **headers).status_code == 202
+    with django_assert_num_queries(3) as warm:  # the insert alone
+        assert post(client, evolution_text(instance="acme-01", message_id="C2"), **headers).status_code == 202
+    assert any("chips_chip" in q["sql"] for q in cold.captured_queries)
+    assert not any("chips_chip" in q["sql"] for q in warm.captured_queries)
+
+
+def with_instance(name, instance="acme-01"):
+    return load_fixture(f"evolution/{name}.json") | {"instance": instance}
+
+
+def test_media_message_is_queued_with_its_file_reference(client, chip):
+    response = post(
+        client,
+        with_instance("messages.upsert__document_media_url_v2"),
+        **evolution_headers(chip.gateway.webhook_secret),
+    )
+    assert response.status_code == 202
+    message = Message.objects.get()
+    assert (message.kind, message.caption, message.reply_to_provider_id) == (
+        "document",
+        "segue a fatura",
+        "3EB0F1A2B3C4D5E6F70819",
+    )
+    assert message.media == {
+        "mime_type": "application/pdf",
+        "file_name": "fatura.pdf",
+        "url": "https://s3.example.com/evolution/abb8e7b9/5511900000007@s.whatsapp.net/documentMessage/1785101000000_fatura.pdf",
+    }
+
+
+def test_location_is_stored_with_coordinates(client, chip):
+    response = post(
+        client, with_instance("messages.upsert__location_v2"), **evolution_headers(chip.gateway.webhook_secret)
+    )
+    assert response.status_code == 202
+    assert Message.objects.get().location == {"latitude": -23.550519561767578, "longitude": -46.63330841064453}
+
+
+def test_lid_only_message_is_recorded_and_queued(client, chip):
+    response = post(
+        client, with_instance("messages.upsert__text_lid_only_v2_3_6"), **evolution_headers(chip.gateway.webhook_secret)
+    )
+    assert response.status_code == 202
+    message = Message.objects.get()
+    assert (message.contact["lid"], message.contact["phone"]) == ("209876543210987", None)
+    assert message.text == "Qual o preço?"
+
+
+@pytest.mark.parametrize("name", ["messages.edited__text_v2_3_7", "messages.update__edit_server_ack_v2_3_7"])
+def test_edit_replaces_the_text_of_the_stored_message(client, chip, name):
+    headers = evolution_headers(chip.gateway.webhook_secret)
+    assert post(client, with_instance("messages.upsert__image_caption_v2"), **headers).status_code == 202
+    response = post(client, with_instance(name), **headers)
+    assert response.status_code == 200
+    message = Message.objects.get(provider_message_id="3EB0C0FFEE1234567890")
+    assert (message.text, message.status) == ("minha conta de luz de julho", "received")
+    assert message.edited_at is not None and message.revoked_at is None
+
+
+@pytest.mark.parametrize("name", ["messages.edited__revoke_v2_3_7", "messages.delete__revoke_v2_3_7"])
+def test_revoke_flags_the_stored_message_without_deleting_it(client, chip, name):
+    headers = evolution_headers(chip.gateway.webhook_secret)
+    assert post(client, with_instance("messages.upsert__image_caption_v2"), **headers).status_code == 202
+    assert post(client, with_instance(name), **headers).status_code == 200
+    message = Message.objects.get(provider_message_id="3EB0C0FFEE1234567890")
+    assert message.revoked_at is not None
+    assert message.caption == "minha conta de luz"
+
+
+def test_send_message_echo_of_our_send_is_a_duplicate_not_a_new_row(client, chip):
+    from conversations.outbound import _record_sent
+
+    outbound = OutboundMessageFactory(chip=chip, conversation__chip=chip, status="sending", status_rank=10)
+    _record_sent(outbound, "3EB0F1A2B3C4D5E6F70819")  # the id sendText answered with
+    response = post(
+        client, with_instance("send.message__text_v2_3_7"), **evolution_headers(chip.gateway.webhook_secret)
+    )
+    assert response.status_code == 200
+    assert response.json()["duplicates"] == 1
+    assert Message.objects.count() == 1
+
+
+def test_edit_and_delete_events_need_credentials(client, chip):
+    for name in ("messages.edited__text_v2_3_7", "messages.delete__revoke_v2_3_7", "send.message__text_v2_3_7"):
+        response = post(client, with_instance(name), HTTP_X_WEBHOOK_TOKEN="wrong")
+        assert response.status_code == 401
+    assert stored_nothing()
