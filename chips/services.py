@@ -11,7 +11,7 @@ from chips.lifecycle import ChipStatus, can_transition
 from chips.models import AlertSeverity, Chip, ChipAlert, ChipSession, ChipTransition, Gateway, SessionState
 from integrations.phones import brazilian_ddd, normalize_phone
 from integrations.providers.base import ConnectionUpdate, QrUpdate
-from integrations.providers.registry import PROVIDERS
+from integrations.providers.registry import PROVIDERS, provider_class
 
 
 class TransitionNotAllowed(Exception):
@@ -60,6 +60,8 @@ def chip_register(
         raise ValidationError(f"{phone!r} is not a valid phone number (expected E.164, e.g. +5511987654321)")
     if not instance_name.strip():
         raise ValidationError("the instance name cannot be empty")
+    if provider_class(gateway.kind).requires_instance_token and not instance_token:
+        raise ValidationError(f"a {gateway.get_kind_display()} chip needs its instance token (--instance-token)")
     if Chip.objects.filter(phone=e164).exists():
         raise ValidationError(f"a chip with phone {e164} is already registered")
     if Chip.objects.filter(gateway=gateway, instance_name=instance_name).exists():

@@ -132,6 +132,10 @@ class Provider:
     service_window: ClassVar[timedelta | None] = None
     #: Whether the gateway's send answer carries a message id (Whaticket's does not).
     returns_message_ids: ClassVar[bool] = True
+    #: Whether each chip needs its own token besides the gateway's key (Z-API's URL token).
+    requires_instance_token: ClassVar[bool] = False
+    #: Whether webhooks may name no chip (a relay in front of a single number).
+    instance_optional: ClassVar[bool] = False
     user_agent: ClassVar[str] = "Recado/0.1"
 
     def __init__(self, config: GatewayConfig, *, http: httpx.Client | None = None, timeout: float = 15.0):

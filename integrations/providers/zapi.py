@@ -87,6 +87,7 @@ class ZapiProvider(Provider):
     kind = "zapi"
     webhook_endpoint = "zapi"
     webhook_path_secret = True
+    requires_instance_token = True
     webhook_handshake = False
 
     # --- inbound ---------------------------------------------------------------------------------

@@ -125,3 +125,66 @@ def test_commands_exit_non_zero_from_the_shell(tmp_path):
     result = manage("register_chip", "--gateway", "missing", "--instance", "x", "--phone", "+5511987654321")
     assert result.returncode == 1
     assert "no gateway named 'missing'" in result.stderr
+
+
+def test_every_gateway_kind_registers_the_same_way():
+    for kind, instance, extra in [
+        ("waha", "default", []),
+        ("zapi", "3C4B1A2F9D", ["--instance-token", "F0E1D2C3B4"]),
+        ("cloudapi", "106540352242922", []),
+        ("whaticket", "", []),
+    ]:
+        run(
+            "add_gateway",
+            "--kind",
+            kind,
+            "--name",
+            f"gw-{kind}",
+            "--base-url",
+            "https://gw.test",
+            "--api-key",
+            "k",
+            "--webhook-secret",
+            f"s-{kind}",
+            "--verify-token",
+            "v",
+        )
+        phone = {
+            "waha": "+5511911110001",
+            "zapi": "+5511911110002",
+            "cloudapi": "+5511911110003",
+            "whaticket": "+5511911110004",
+        }[kind]
+        args = ["register_chip", "--gateway", f"gw-{kind}", "--phone", phone, *extra]
+        if instance:
+            args += ["--instance", instance]
+        run(*args)
+    chips = {chip.gateway.kind: chip for chip in Chip.objects.select_related("gateway")}
+    assert chips["zapi"].instance_token == "F0E1D2C3B4"
+    assert chips["whaticket"].instance_name == "default"
+    assert chips["cloudapi"].gateway.verify_token == "v"
+
+
+def test_a_zapi_chip_without_its_instance_token_is_refused():
+    run(
+        "add_gateway",
+        "--kind",
+        "zapi",
+        "--name",
+        "z",
+        "--base-url",
+        "https://api.z-api.io",
+        "--api-key",
+        "k",
+        "--webhook-secret",
+        "s",
+    )
+    with pytest.raises(CommandError, match="instance token"):
+        run("register_chip", "--gateway", "z", "--instance", "3C4B", "--phone", "+5511911110002")
+    assert Chip.objects.count() == 0
+
+
+def test_instance_is_required_where_the_gateway_routes_by_it():
+    run(*ADD)
+    with pytest.raises(CommandError, match="--instance is required"):
+        run("register_chip", "--gateway", "evo-main", "--phone", "+5511911110002")
