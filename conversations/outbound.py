@@ -143,6 +143,21 @@ def _mark_answered_read(provider: Provider, chip: RoutedChip, recipient: Contact
         unread.filter(provider_message_id__in=ids).update(read_receipt_at=timezone.now())
 
 
+def outbound_stalled(*, conversation_id: int, error: str) -> None:
+    """Retries are exhausted for a conversation's outbox: alert (the sweeper goes on trying)."""
+    waiting = Message.objects.filter(
+        conversation_id=conversation_id, direction=Direction.OUT, status=MessageStatus.PENDING
+    ).first()
+    if waiting is not None:
+        alert_raise(
+            chip_id=waiting.chip_id,
+            kind="send_stalled",
+            severity=AlertSeverity.CRITICAL,
+            message=f"Replies are not getting through to the gateway: {error}",
+            details={"conversation_id": conversation_id},
+        )
+
+
 def typing_ms(text: str) -> int:
     return max(settings.TYPING_MIN_MS, min(settings.TYPING_MAX_MS, len(text) * settings.TYPING_MS_PER_CHAR))
 

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from conversations.media import MEDIA_KINDS, TransientMediaError, media_fetch
 from conversations.models import Message
-from conversations.outbound import TransientSendError, outbound_deliver
+from conversations.outbound import TransientSendError, outbound_deliver, outbound_stalled
 from conversations.routing import inbound_attach
 from conversations.sweeper import sweep as sweep_pipeline
 from conversations.turns import TurnOutcome, turn_run
@@ -51,7 +51,11 @@ def deliver_outbound(self, conversation_id: int) -> int:
     try:
         return outbound_deliver(conversation_id=conversation_id).sent
     except TransientSendError as exc:
-        # Exponential backoff with full jitter: 2, 4, 8... seconds, capped at 5 minutes.
+        if self.request.retries >= self.max_retries:
+            # Still pending: the sweeper keeps trying every few seconds; an operator should know.
+            outbound_stalled(conversation_id=conversation_id, error=str(exc))
+            return 0
+        # Exponential backoff with jitter: 2, 4, 8... seconds, capped at 5 minutes.
         ceiling = min(300, 2 ** (self.request.retries + 1))
         raise self.retry(exc=exc, countdown=random.uniform(ceiling / 2, ceiling)) from exc
 

@@ -328,3 +328,20 @@ def test_an_echo_that_outruns_the_send_answer_is_the_same_message(chip):
     assert (in_flight.provider_message_id, in_flight.status) == ("3EB0AA", "read")
     assert Message.objects.filter(provider_message_id="3EB0AA").count() == 1
     assert not Message.objects.filter(origin="phone").exists()  # no phantom "human typed this" row
+
+
+def test_exhausted_retries_alert_and_leave_the_message_for_the_sweeper(chip, gateway, monkeypatch):
+    from conversations import tasks
+
+    gateway["text"].side_effect = None
+    gateway["text"].respond(503, json={"status": 503})
+    conversation_id = receive_and_attach(chip, message_id="M1")
+    turn_run(conversation_id=conversation_id)
+    tasks.deliver_outbound.push_request(retries=tasks.deliver_outbound.max_retries)
+    try:
+        assert tasks.deliver_outbound.run(conversation_id) == 0
+    finally:
+        tasks.deliver_outbound.pop_request()
+    assert outbound(conversation_id)[0].status == "pending"
+    alert = ChipAlert.objects.get(chip=chip, kind="send_stalled")
+    assert alert.severity == "critical" and "503" in alert.message
