@@ -7,6 +7,8 @@ forms are the same person, so the 8-digit mobile form is widened to 9 digits her
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 WHATSAPP_USER_SUFFIXES = ("@s.whatsapp.net", "@c.us")
@@ -14,8 +16,12 @@ LID_SUFFIX = "@lid"
 NON_CONTACT_SUFFIXES = ("@g.us", "@broadcast", "@newsletter", "-group")
 
 
+@lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, *, default_region: str = "BR") -> str | None:
-    """E.164 for a phone number written any common way, or None when it is not a phone number."""
+    """E.164 for a phone number written any common way, or None when it is not a phone number.
+
+    Cached: the same customers write again and again, and parsing is the costly part of a webhook.
+    """
     if not raw:
         return None
     text = str(raw).strip()
