@@ -345,3 +345,49 @@ def test_exhausted_retries_alert_and_leave_the_message_for_the_sweeper(chip, gat
     assert outbound(conversation_id)[0].status == "pending"
     alert = ChipAlert.objects.get(chip=chip, kind="send_stalled")
     assert alert.severity == "critical" and "503" in alert.message
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_turns_of_one_conversation_never_overlap(monkeypatch):
+    import threading
+    import time
+
+    from django.db import connection
+
+    from conversations import turns
+
+    chip = ChipFactory(instance_name="acme-01")
+    conversation_id = receive_and_attach(chip, message_id="M1")
+    real_decide = turns.decide
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def slow_decide(context, *, llm):
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        time.sleep(0.3)  # long enough for every other caller to try its luck
+        with lock:
+            inside[0] -= 1
+        return real_decide(context, llm=llm)
+
+    monkeypatch.setattr(turns, "decide", slow_decide)
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def run():
+        try:
+            barrier.wait()
+            outcomes.append(turns.turn_run(conversation_id=conversation_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert peak[0] == 1
+    assert sorted(o.value for o in outcomes) == ["answered", "busy", "busy", "busy"]
+    assert AgentRun.objects.count() == 1
