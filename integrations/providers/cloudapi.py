@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -47,6 +47,7 @@ from integrations.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from integrations.providers.values import as_float, as_str, epoch_datetime
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
@@ -184,8 +185,8 @@ class CloudApiProvider(Provider):
         mime_type = media.mime_type
         if media.media_id:
             info = _json(self._request("GET", f"/{quote(media.media_id, safe='')}", headers=self._auth_headers()))
-            url = _str(info.get("url"))
-            mime_type = _str(info.get("mime_type")) or mime_type
+            url = as_str(info.get("url"))
+            mime_type = as_str(info.get("mime_type")) or mime_type
         if not url:
             raise ProviderError("the Cloud API gave no URL for this media", permanent=True)
         if not self._may_send_token_to(url):
@@ -263,7 +264,7 @@ def _parse_message(message: Any, contacts: list[Any]) -> list[Event]:
         raise WebhookRejected(400, "message has no 'id'")
     if message.get("group_id"):
         return [Ignored("group message")]
-    message_type = _str(message.get("type"))
+    message_type = as_str(message.get("type"))
     if message_type == "system":
         return [_parse_system(message)]
     if message_type in IGNORED_MESSAGE_TYPES:
@@ -276,14 +277,14 @@ def _parse_message(message: Any, contacts: list[Any]) -> list[Event]:
     quoted_id = fields.pop("quoted_id", "")
     context = message.get("context")
     if not quoted_id and isinstance(context, Mapping):
-        quoted_id = _str(context.get("id"))
+        quoted_id = as_str(context.get("id"))
     return [
         InboundMessage(
             provider_message_id=message_id,
             contact=contact,
             from_me=False,
             quoted_id=quoted_id,
-            timestamp=_timestamp(message.get("timestamp")),
+            timestamp=epoch_datetime(message.get("timestamp")),
             raw=message,
             **fields,
         )
@@ -293,34 +294,34 @@ def _parse_message(message: Any, contacts: list[Any]) -> list[Event]:
 def _content_fields(message_type: str, raw_body: Any) -> dict[str, Any]:
     body = raw_body if isinstance(raw_body, Mapping) else {}
     if message_type == "text":
-        return {"kind": "text", "text": _str(body.get("body"))}
+        return {"kind": "text", "text": as_str(body.get("body"))}
     if message_type in MEDIA_KINDS:
         return {
             "kind": MEDIA_KINDS[message_type],
-            "media_id": _str(body.get("id")),
-            "media_url": _str(body.get("url")),
-            "mime_type": _str(body.get("mime_type")),
-            "caption": _str(body.get("caption")),
-            "file_name": _str(body.get("filename")),
+            "media_id": as_str(body.get("id")),
+            "media_url": as_str(body.get("url")),
+            "mime_type": as_str(body.get("mime_type")),
+            "caption": as_str(body.get("caption")),
+            "file_name": as_str(body.get("filename")),
         }
     if message_type == "location":
         return {
             "kind": "location",
-            "latitude": _float(body.get("latitude")),
-            "longitude": _float(body.get("longitude")),
-            "text": " ".join(filter(None, [_str(body.get("name")), _str(body.get("address"))])),
+            "latitude": as_float(body.get("latitude")),
+            "longitude": as_float(body.get("longitude")),
+            "text": " ".join(filter(None, [as_str(body.get("name")), as_str(body.get("address"))])),
         }
     if message_type == "reaction":
         # An empty emoji removes an earlier reaction.
-        return {"kind": "reaction", "text": _str(body.get("emoji")), "quoted_id": _str(body.get("message_id"))}
+        return {"kind": "reaction", "text": as_str(body.get("emoji")), "quoted_id": as_str(body.get("message_id"))}
     if message_type == "interactive":
-        reply_type = _str(body.get("type"))
+        reply_type = as_str(body.get("type"))
         reply = body.get(reply_type)
         reply = reply if isinstance(reply, Mapping) else {}
-        text = _str(reply.get("title")) or _str(reply.get("id")) or _str(reply.get("body"))
+        text = as_str(reply.get("title")) or as_str(reply.get("id")) or as_str(reply.get("body"))
         return {"kind": "interactive", "text": text}
     if message_type == "button":  # quick-reply button of a template
-        return {"kind": "interactive", "text": _str(body.get("text")) or _str(body.get("payload"))}
+        return {"kind": "interactive", "text": as_str(body.get("text")) or as_str(body.get("payload"))}
     if message_type == "contacts":  # the content is a list, not an object
         return {"kind": "contact", "text": _shared_contacts_text(raw_body)}
     return {"kind": "unknown"}  # unsupported, unknown, order… — still a message from the customer
@@ -333,13 +334,13 @@ def _shared_contacts_text(cards: Any) -> str:
         if not isinstance(card, Mapping):
             continue
         name = card.get("name") if isinstance(card.get("name"), Mapping) else {}
-        display = _str(name.get("formatted_name")) or " ".join(
-            filter(None, [_str(name.get("first_name")), _str(name.get("last_name"))])
+        display = as_str(name.get("formatted_name")) or " ".join(
+            filter(None, [as_str(name.get("first_name")), as_str(name.get("last_name"))])
         )
         phones = []
         for phone in card.get("phones") if isinstance(card.get("phones"), list) else []:
             if isinstance(phone, Mapping):
-                phones.append(_phone(phone.get("wa_id")) or _str(phone.get("phone")))
+                phones.append(_phone(phone.get("wa_id")) or as_str(phone.get("phone")))
         texts.append(" ".join(filter(None, [display, *phones])))
     return "; ".join(filter(None, texts))
 
@@ -347,21 +348,21 @@ def _shared_contacts_text(cards: Any) -> str:
 def _parse_system(message: Mapping[str, Any]) -> Event:
     system = message.get("system")
     system = system if isinstance(system, Mapping) else {}
-    system_type = _str(system.get("type")) or "unknown"
+    system_type = as_str(system.get("type")) or "unknown"
     if system_type == "user_changed_user_id":
         phone = _phone(system.get("wa_id"))
-        bsuid = _str(system.get("user_id")) or None
+        bsuid = as_str(system.get("user_id")) or None
         if phone and bsuid:
             return IdentityLink(Contact(phone=phone, bsuid=bsuid))
     return Ignored(f"system message {system_type}")
 
 
 def _sender(message: Mapping[str, Any], contacts: list[Any]) -> Contact:
-    phone_digits = _str(message.get("from"))
-    bsuid = _str(message.get("from_user_id"))
+    phone_digits = as_str(message.get("from"))
+    bsuid = as_str(message.get("from_user_id"))
     profile_contact = _matching_contact(contacts, phone_digits, bsuid)
-    phone_digits = phone_digits or _str(profile_contact.get("wa_id"))
-    bsuid = bsuid or _str(profile_contact.get("user_id"))
+    phone_digits = phone_digits or as_str(profile_contact.get("wa_id"))
+    bsuid = bsuid or as_str(profile_contact.get("user_id"))
     return Contact(phone=_phone(phone_digits), bsuid=bsuid or None, push_name=_profile_name(profile_contact))
 
 
@@ -378,7 +379,7 @@ def _profile_name(contact: Mapping[str, Any]) -> str:
     profile = contact.get("profile")
     if not isinstance(profile, Mapping):
         return ""
-    return _str(profile.get("name")) or _str(profile.get("username"))
+    return as_str(profile.get("name")) or as_str(profile.get("username"))
 
 
 def _parse_status(status: Any, contacts: list[Any]) -> list[Event]:
@@ -387,7 +388,7 @@ def _parse_status(status: Any, contacts: list[Any]) -> list[Event]:
     message_id = status.get("id")
     if not isinstance(message_id, str) or not message_id:
         raise WebhookRejected(400, "status has no 'id'")
-    name = _str(status.get("status"))
+    name = as_str(status.get("status"))
     mapped = STATUS_MAP.get(name)
     if mapped is None:
         return [Ignored(f"status {name or 'without a name'} is not a delivery status")]
@@ -395,12 +396,12 @@ def _parse_status(status: Any, contacts: list[Any]) -> list[Event]:
     if mapped == "failed":
         errors = [_error_text(item) for item in _list(status.get("errors"), "errors")]
         error = "; ".join(filter(None, errors)) or "failed"
-    phone_digits = _str(status.get("recipient_id"))
-    bsuid = _str(status.get("recipient_user_id"))
+    phone_digits = as_str(status.get("recipient_id"))
+    bsuid = as_str(status.get("recipient_user_id"))
     contact = _matching_contact(contacts, phone_digits, bsuid)
     recipient = Contact(
-        phone=_phone(phone_digits or _str(contact.get("wa_id"))),
-        bsuid=(bsuid or _str(contact.get("user_id"))) or None,
+        phone=_phone(phone_digits or as_str(contact.get("wa_id"))),
+        bsuid=(bsuid or as_str(contact.get("user_id"))) or None,
         push_name=_profile_name(contact),
     )
     return [
@@ -415,24 +416,11 @@ def _error_text(error: Any) -> str:
     if not isinstance(error, Mapping):
         return ""
     code = error.get("code")
-    title = _str(error.get("title")) or _str(error.get("message"))
+    title = as_str(error.get("title")) or as_str(error.get("message"))
     data = error.get("error_data")
-    details = _str(data.get("details")) if isinstance(data, Mapping) else ""
+    details = as_str(data.get("details")) if isinstance(data, Mapping) else ""
     head = " ".join(str(part) for part in (code, title) if part not in (None, ""))
     return f"{head}: {details}" if details else head
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        return None
-    if seconds > 10**11:  # milliseconds
-        seconds //= 1000
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 # --- outbound helpers -----------------------------------------------------------------------------
@@ -510,14 +498,3 @@ def _phone(digits: Any) -> str | None:
         return None
     text = digits.strip()
     return normalize_phone(text if text.startswith("+") else "+" + text)
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

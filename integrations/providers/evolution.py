@@ -29,7 +29,6 @@ import binascii
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +36,16 @@ import httpx
 import jwt
 
 from integrations.phones import is_lid, is_non_contact, is_person_jid, jid_user, normalize_phone
+from integrations.providers.baileys import (
+    METADATA_KEYS,
+    PROTOCOL_EDIT,
+    PROTOCOL_REVOKE,
+    SYSTEM_KEYS,
+    WRAPPER_KEYS,
+    content_fields,
+    content_kind,
+)
+from integrations.providers.baileys import quoted_id as content_quoted_id
 from integrations.providers.base import (
     ChipAddress,
     ConnectionUpdate,
@@ -58,6 +67,7 @@ from integrations.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from integrations.providers.values import as_str, epoch_datetime
 
 # Evolution's renderStatus: 0 ERROR, 1 PENDING, 2 SERVER_ACK, 3 DELIVERY_ACK, 4 READ, 5 PLAYED.
 # PENDING on our own message means the gateway accepted it: for us that is "sent".
@@ -85,43 +95,9 @@ CONNECTION_STATE_MAP = {
 # Close codes after which Evolution does not reconnect: the session is gone (logged out or banned).
 LOGGED_OUT_CODES = frozenset({401, 402, 403, 406})
 
-# Content key in `message` → our kind. Order matters only for messages carrying several keys.
-CONTENT_KINDS: tuple[tuple[str, str], ...] = (
-    ("conversation", "text"),
-    ("extendedTextMessage", "text"),
-    ("imageMessage", "image"),
-    ("videoMessage", "video"),
-    ("ptvMessage", "video"),
-    ("audioMessage", "audio"),
-    ("documentMessage", "document"),
-    ("documentWithCaptionMessage", "document"),
-    ("stickerMessage", "sticker"),
-    ("locationMessage", "location"),
-    ("liveLocationMessage", "location"),
-    ("contactMessage", "contact"),
-    ("contactsArrayMessage", "contact"),
-    ("reactionMessage", "reaction"),
-    ("buttonsResponseMessage", "interactive"),
-    ("listResponseMessage", "interactive"),
-    ("templateButtonReplyMessage", "interactive"),
-    ("interactiveResponseMessage", "interactive"),
-)
-# Keys that travel beside the content and say nothing about the kind.
-METADATA_KEYS = frozenset({"messageContextInfo", "base64", "mediaUrl", "speechToText", "contextInfo"})
-# System messages (key distribution, poll votes): not customer content.
-SYSTEM_KEYS = frozenset({"protocolMessage", "senderKeyDistributionMessage", "editedMessage", "pollUpdateMessage"})
-# Envelopes around the real content ({"<wrapper>": {"message": {...}}}): disappearing, view-once,
-# and documents with a caption (v1; v2's prepareMessage already unwraps that one).
-WRAPPER_KEYS = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
-)
-# Baileys' ProtocolMessage.Type, serialized by name (protobuf toJSON) or by number.
-PROTOCOL_REVOKE = frozenset({"REVOKE", 0})
-PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})
+# Evolution adds these beside the Baileys content: the file (`webhook.base64`), its S3 copy, and a
+# transcription. Like Baileys' own metadata, they say nothing about the kind.
+EVOLUTION_METADATA_KEYS = METADATA_KEYS | {"base64", "mediaUrl", "speechToText"}
 # Ids Baileys < 6.7.5 gave the messages it sent itself (generateMessageID: 'BAE5' + 6 random bytes).
 LEGACY_API_MESSAGE_ID = re.compile(r"^BAE5[0-9A-F]{12}$")
 # sendMedia's `mediatype`; audio goes as a voice note through sendWhatsAppAudio instead.
@@ -252,8 +228,8 @@ class EvolutionProvider(Provider):
             raise ProviderError("gateway answered without the media file (no 'base64')", permanent=True)
         return MediaFile(
             content=content,
-            mime_type=_str(body.get("mimetype")) or media.mime_type,
-            file_name=_str(body.get("fileName")) or media.file_name,
+            mime_type=as_str(body.get("mimetype")) or media.mime_type,
+            file_name=as_str(body.get("fileName")) or media.file_name,
         )
 
     def _auth_headers(self, chip: ChipAddress) -> dict[str, str]:
@@ -308,22 +284,22 @@ def _parse_message(data: Mapping[str, Any], *, via_api: bool = False) -> list[Ev
     protocol = _protocol_message(content)
     if protocol is not None:  # v1 (and other emitters) deliver edits and revokes as upserts
         return _protocol_events(protocol)
-    content_keys = set(content) - METADATA_KEYS
+    content_keys = set(content) - EVOLUTION_METADATA_KEYS
     if content_keys and content_keys <= SYSTEM_KEYS:
         return [Ignored("system message")]
 
     from_me = via_api or bool(key.get("fromMe"))
-    kind, body = _content(content, data.get("messageType"))
-    fields = _content_fields(kind, body)
+    kind, body = content_kind(content, data.get("messageType"))
+    fields = content_fields(kind, body)
     return [
         InboundMessage(
             provider_message_id=message_id,
             contact=_contact(key, data, from_me=from_me),
             from_me=from_me,
             kind=kind,
-            media_url=_str(envelope.get("mediaUrl")),
+            media_url=as_str(envelope.get("mediaUrl")),
             quoted_id=_quoted_id(data, body),
-            timestamp=_timestamp(data.get("messageTimestamp")),
+            timestamp=epoch_datetime(data.get("messageTimestamp")),
             sent_by_api=from_me and (via_api or bool(LEGACY_API_MESSAGE_ID.match(message_id))),
             raw=data,
             **fields,
@@ -340,6 +316,7 @@ def _parse_sent(data: Mapping[str, Any]) -> list[Event]:
 
 
 def _unwrap(content: Mapping[str, Any]) -> Mapping[str, Any]:
+    # documentWithCaptionMessage only comes from v1 here: v2's prepareMessage already unwraps it.
     for _ in range(4):  # wrappers nest (ephemeral → view-once → content); bounded against loops
         for wrapper in WRAPPER_KEYS:
             inner = content.get(wrapper)
@@ -399,8 +376,8 @@ def _edited_text(content: Any) -> str:
             break
     if not isinstance(content, Mapping):
         return ""
-    kind, body = _content(_unwrap(content), None)
-    fields = _content_fields(kind, body)
+    kind, body = content_kind(_unwrap(content))
+    fields = content_fields(kind, body)
     return fields.get("text") or fields.get("caption") or ""
 
 
@@ -437,51 +414,6 @@ def _parse_deleted(data: Mapping[str, Any]) -> list[Event]:
     return [MessageRevoked(provider_message_id=message_id)]
 
 
-def _content(content: Mapping[str, Any], message_type: Any) -> tuple[str, Any]:
-    kinds = dict(CONTENT_KINDS)
-    if isinstance(message_type, str) and message_type in kinds and message_type in content:
-        return kinds[message_type], content[message_type]
-    for name, kind in CONTENT_KINDS:
-        if name in content:
-            return kind, content[name]
-    return "unknown", {}
-
-
-def _content_fields(kind: str, body: Any) -> dict[str, Any]:
-    if isinstance(body, str):  # `conversation` holds the text itself
-        return {"text": body}
-    if not isinstance(body, Mapping):
-        return {}
-    if "message" in body and isinstance(body["message"], Mapping):  # documentWithCaptionMessage wrapper
-        inner = body["message"].get("documentMessage", {})
-        body = inner if isinstance(inner, Mapping) else {}
-    fields: dict[str, Any] = {
-        "caption": _str(body.get("caption")),
-        "mime_type": _str(body.get("mimetype")),
-        "file_name": _str(body.get("fileName")),
-    }
-    if kind == "text":
-        fields["text"] = _str(body.get("text"))
-    elif kind == "location":
-        fields["latitude"] = _float(body.get("degreesLatitude"))
-        fields["longitude"] = _float(body.get("degreesLongitude"))
-        fields["text"] = " ".join(filter(None, [_str(body.get("name")), _str(body.get("address"))]))
-    elif kind == "reaction":
-        fields["text"] = _str(body.get("text"))
-    elif kind == "interactive":
-        fields["text"] = (
-            _str(body.get("selectedDisplayText"))
-            or _str(body.get("title"))
-            or _str((body.get("singleSelectReply") or {}).get("selectedRowId"))
-            or _str(body.get("selectedId"))
-        )
-    elif kind == "contact":
-        cards = body.get("contacts") if isinstance(body.get("contacts"), list) else [body]
-        names = [_str(card.get("displayName")) for card in cards if isinstance(card, Mapping)]
-        fields["text"] = ", ".join(filter(None, names)) or _str(body.get("displayName"))
-    return fields
-
-
 def _contact(key: Mapping[str, Any], data: Mapping[str, Any], *, from_me: bool = False) -> Contact:
     """Phone and LID from whichever of remoteJid / remoteJidAlt / senderPn carries them.
 
@@ -499,32 +431,15 @@ def _contact(key: Mapping[str, Any], data: Mapping[str, Any], *, from_me: bool =
         elif phone is None and (is_person_jid(jid) or "@" not in jid):
             phone = normalize_phone(jid)
     push_name = data.get("pushName") if not from_me else ""
-    return Contact(phone=phone, lid=lid, push_name=_str(push_name))
+    return Contact(phone=phone, lid=lid, push_name=as_str(push_name))
 
 
 def _quoted_id(data: Mapping[str, Any], body: Any) -> str:
     # v2 hoists contextInfo to `data`; v1 leaves it inside the content.
-    for holder in (data.get("contextInfo"), body.get("contextInfo") if isinstance(body, Mapping) else None):
-        if isinstance(holder, Mapping) and holder.get("stanzaId"):
-            return _str(holder["stanzaId"])
-    if isinstance(body, Mapping) and isinstance(body.get("key"), Mapping):  # reactions point at a message
-        return _str(body["key"].get("id"))
-    return ""
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, Mapping):  # protobuf Long: {"low": .., "high": .., "unsigned": ..}
-        value = (int(value.get("high", 0)) << 32) + (int(value.get("low", 0)) & 0xFFFFFFFF)
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        return None
-    if seconds > 10**11:  # milliseconds
-        seconds //= 1000
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    context = data.get("contextInfo")
+    if isinstance(context, Mapping) and context.get("stanzaId"):
+        return as_str(context["stanzaId"])
+    return content_quoted_id(body)
 
 
 def _parse_status(data: Mapping[str, Any]) -> list[Event]:
@@ -560,7 +475,7 @@ def _parse_qrcode(data: Mapping[str, Any]) -> list[Event]:
     if not isinstance(qrcode, Mapping):
         # "QR code limit reached" notices carry a message instead of a code.
         return [Ignored("qrcode event without a code")]
-    return [QrUpdate(qr_code=_str(qrcode.get("code")), pairing_code=_str(qrcode.get("pairingCode")))]
+    return [QrUpdate(qr_code=as_str(qrcode.get("code")), pairing_code=as_str(qrcode.get("pairingCode")))]
 
 
 _EVENT_PARSERS = {
@@ -629,14 +544,3 @@ def _b64decode(value: Any) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return decoded or None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -23,13 +23,20 @@ import hmac
 import mimetypes
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from integrations.phones import is_lid, is_non_contact, is_person_jid, jid_user, normalize_phone
+from integrations.providers.baileys import (
+    METADATA_KEYS,
+    SYSTEM_KEYS,
+    content_kind,
+    document_body,
+    interactive_text,
+    place_text,
+)
 from integrations.providers.base import (
     ChipAddress,
     ConnectionUpdate,
@@ -49,6 +56,7 @@ from integrations.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from integrations.providers.values import as_float, as_str, epoch_datetime
 
 SIGNATURE_HEADER = "X-Webhook-Hmac"
 ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
@@ -68,30 +76,6 @@ SESSION_STATE_MAP = {
     "WORKING": "connected",
     "FAILED": "disconnected",
 }
-
-# Content keys of the raw WhatsApp message (NOWEB `_data.message`, GOWS `_data.Message`) → kind.
-CONTENT_KINDS: tuple[tuple[str, str], ...] = (
-    ("conversation", "text"),
-    ("extendedTextMessage", "text"),
-    ("imageMessage", "image"),
-    ("videoMessage", "video"),
-    ("ptvMessage", "video"),
-    ("audioMessage", "audio"),
-    ("documentMessage", "document"),
-    ("documentWithCaptionMessage", "document"),
-    ("stickerMessage", "sticker"),
-    ("locationMessage", "location"),
-    ("liveLocationMessage", "location"),
-    ("contactMessage", "contact"),
-    ("contactsArrayMessage", "contact"),
-    ("reactionMessage", "reaction"),
-    ("buttonsResponseMessage", "interactive"),
-    ("listResponseMessage", "interactive"),
-    ("templateButtonReplyMessage", "interactive"),
-    ("interactiveResponseMessage", "interactive"),
-)
-METADATA_KEYS = frozenset({"messageContextInfo", "contextInfo"})
-SYSTEM_KEYS = frozenset({"protocolMessage", "senderKeyDistributionMessage", "editedMessage", "pollUpdateMessage"})
 
 # WEBJS `_data.type` (whatsapp-web.js MessageTypes) → kind; the system types are not conversation.
 WEBJS_TYPES = {
@@ -305,7 +289,7 @@ def _parse_message(payload: Mapping[str, Any], me: frozenset[str], envelope: Map
             from_me=from_me,
             kind=kind,
             quoted_id=quoted_id,
-            timestamp=_timestamp(payload.get("timestamp")) or _timestamp(envelope.get("timestamp")),
+            timestamp=epoch_datetime(payload.get("timestamp")) or epoch_datetime(envelope.get("timestamp")),
             sent_by_api=from_me and payload.get("source") == "api",
             raw=payload,
             **fields,
@@ -323,7 +307,7 @@ def _parse_reaction(payload: Mapping[str, Any], me: frozenset[str], envelope: Ma
         raise WebhookRejected(400, "message.reaction needs a chat and a 'reaction' object")
     if not _one_to_one(chat, payload, key):
         return [Ignored("reaction in a group, broadcast or channel")]
-    emoji = _str(reaction.get("text"))
+    emoji = as_str(reaction.get("text"))
     if not emoji:
         return [Ignored("reaction removed")]
     data = payload.get("_data")
@@ -336,7 +320,7 @@ def _parse_reaction(payload: Mapping[str, Any], me: frozenset[str], envelope: Ma
             kind="reaction",
             text=emoji,
             quoted_id=_raw_id(reaction.get("messageId")),
-            timestamp=_timestamp(payload.get("timestamp")) or _timestamp(envelope.get("timestamp")),
+            timestamp=epoch_datetime(payload.get("timestamp")) or epoch_datetime(envelope.get("timestamp")),
             sent_by_api=from_me and payload.get("source") == "api",
             raw=payload,
         )
@@ -378,7 +362,7 @@ def _parse_edited(payload: Mapping[str, Any], me: frozenset[str], envelope: Mapp
     # `editedMessageId` is the edited message's bare id. The payload's own id is the edit action's
     # ("it can be the same, for instance, in WEBJS", docs): the fallback when the field is absent.
     edited = _raw_id(payload.get("editedMessageId")) or key.raw_id
-    return [MessageEdited(provider_message_id=edited, text=_str(payload.get("body")))]
+    return [MessageEdited(provider_message_id=edited, text=as_str(payload.get("body")))]
 
 
 def _parse_revoked(payload: Mapping[str, Any], me: frozenset[str], envelope: Mapping[str, Any]) -> list[Event]:
@@ -552,9 +536,10 @@ def _content(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _kind(payload: Mapping[str, Any], content: Mapping[str, Any], webjs_type: str) -> tuple[str, Any]:
-    for name, kind in CONTENT_KINDS:
-        if name in content:
-            return kind, content[name]
+    # The raw WhatsApp message (NOWEB's Baileys `_data.message`, GOWS' `_data.Message`) decides.
+    kind, body = content_kind(content)
+    if kind != "unknown":
+        return kind, body
     if webjs_type in WEBJS_TYPES:
         return WEBJS_TYPES[webjs_type], {}
     if isinstance(payload.get("location"), Mapping):
@@ -564,14 +549,14 @@ def _kind(payload: Mapping[str, Any], content: Mapping[str, Any], webjs_type: st
     mime_type = _media_mime(payload)
     if payload.get("hasMedia") or mime_type:
         return _kind_of_mime(mime_type), {}
-    if _str(payload.get("body")):
+    if as_str(payload.get("body")):
         return "text", {}
     return "unknown", {}
 
 
 def _media_mime(payload: Mapping[str, Any]) -> str:
     media = payload.get("media")
-    return _str(media.get("mimetype")) if isinstance(media, Mapping) else ""
+    return as_str(media.get("mimetype")) if isinstance(media, Mapping) else ""
 
 
 def _kind_of_mime(mime_type: str) -> str:
@@ -582,45 +567,36 @@ def _kind_of_mime(mime_type: str) -> str:
 
 
 def _fields(kind: str, payload: Mapping[str, Any], content: Any, data: Mapping[str, Any]) -> dict[str, Any]:
-    body = content if isinstance(content, Mapping) else {}
-    if "message" in body and isinstance(body["message"], Mapping):  # documentWithCaptionMessage
-        inner = body["message"].get("documentMessage")
-        body = inner if isinstance(inner, Mapping) else {}
-    text = _str(payload.get("body"))
+    body = document_body(content) if isinstance(content, Mapping) else {}
+    text = as_str(payload.get("body"))
     fields: dict[str, Any] = {}
     if kind in MEDIA_KINDS:
         media = payload.get("media") if isinstance(payload.get("media"), Mapping) else {}
-        fields["caption"] = text or _str(body.get("caption")) or _str(data.get("caption"))
-        fields["media_url"] = _str(media.get("url")) or _str(payload.get("mediaUrl"))
-        fields["mime_type"] = _str(media.get("mimetype")) or _str(body.get("mimetype")) or _str(data.get("mimetype"))
-        fields["file_name"] = _str(media.get("filename")) or _str(body.get("fileName")) or _str(data.get("filename"))
+        fields["caption"] = text or as_str(body.get("caption")) or as_str(data.get("caption"))
+        fields["media_url"] = as_str(media.get("url")) or as_str(payload.get("mediaUrl"))
+        fields["mime_type"] = (
+            as_str(media.get("mimetype")) or as_str(body.get("mimetype")) or as_str(data.get("mimetype"))
+        )
+        fields["file_name"] = (
+            as_str(media.get("filename")) or as_str(body.get("fileName")) or as_str(data.get("filename"))
+        )
     elif kind == "text":
         # `conversation` holds the text itself, `extendedTextMessage` has it in `text`.
-        fields["text"] = text or _str(content) or _str(body.get("text"))
+        fields["text"] = text or as_str(content) or as_str(body.get("text"))
     elif kind == "location":
         location = payload.get("location") if isinstance(payload.get("location"), Mapping) else {}
-        fields["latitude"] = _float(location.get("latitude", body.get("degreesLatitude", data.get("lat"))))
-        fields["longitude"] = _float(location.get("longitude", body.get("degreesLongitude", data.get("lng"))))
+        fields["latitude"] = as_float(location.get("latitude", body.get("degreesLatitude", data.get("lat"))))
+        fields["longitude"] = as_float(location.get("longitude", body.get("degreesLongitude", data.get("lng"))))
         # WEBJS puts the map thumbnail in `body`: only the place's own words are text.
-        fields["text"] = _str(location.get("description")) or " ".join(
-            filter(None, [_str(body.get("name")), _str(body.get("address"))])
-        )
+        fields["text"] = as_str(location.get("description")) or place_text(body)
     elif kind == "contact":
-        fields["text"] = _str(body.get("displayName")) or _vcard_name(payload.get("vCards"))
+        fields["text"] = as_str(body.get("displayName")) or _vcard_name(payload.get("vCards"))
     elif kind == "reaction":  # NOWEB before 2024 sent reactions as messages
-        fields["text"] = _str(body.get("text"))
+        fields["text"] = as_str(body.get("text"))
         reacted = body.get("key")
         fields["quoted_id"] = _raw_id(reacted.get("id")) if isinstance(reacted, Mapping) else ""
     elif kind == "interactive":
-        single = body.get("singleSelectReply")
-        fields["text"] = (
-            text
-            or _str(body.get("selectedDisplayText"))
-            or _str(body.get("title"))
-            or (_str(single.get("selectedRowId")) if isinstance(single, Mapping) else "")
-            or _str(body.get("selectedButtonId"))
-            or _str(body.get("selectedId"))
-        )
+        fields["text"] = text or interactive_text(body)
     else:
         fields["text"] = text
     return fields
@@ -630,7 +606,7 @@ def _vcard_name(vcards: Any) -> str:
     if not isinstance(vcards, list):
         return ""
     for card in vcards:
-        for line in _str(card).splitlines():
+        for line in as_str(card).splitlines():
             if line.upper().startswith("FN:") or line.upper().startswith("FN;"):
                 return line.split(":", 1)[1].strip()
     return ""
@@ -642,8 +618,8 @@ def _quoted_id(payload: Mapping[str, Any], body: Any, data: Mapping[str, Any]) -
         return quoted
     context = body.get("contextInfo") if isinstance(body, Mapping) else None
     if isinstance(context, Mapping):
-        return _str(context.get("stanzaId")) or _str(context.get("stanzaID"))
-    return _str(data.get("quotedStanzaID"))
+        return as_str(context.get("stanzaId")) or as_str(context.get("stanzaID"))
+    return as_str(data.get("quotedStanzaID"))
 
 
 def _ack(payload: Mapping[str, Any]) -> int | None:
@@ -652,23 +628,6 @@ def _ack(payload: Mapping[str, Any]) -> int | None:
         return ack
     name = payload.get("ackName")
     return ACK_NAMES.get(name.upper()) if isinstance(name, str) else None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    if seconds <= 0:
-        return None
-    if seconds > 10**11:  # milliseconds (the envelope's timestamp)
-        seconds /= 1000
-    try:
-        return datetime.fromtimestamp(int(seconds), tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -723,21 +682,8 @@ def _media_url(raw: Mapping[str, Any] | None) -> str:
     if not isinstance(raw, Mapping):
         return ""
     media = raw.get("media")
-    return (_str(media.get("url")) if isinstance(media, Mapping) else "") or _str(raw.get("mediaUrl"))
+    return (as_str(media.get("url")) if isinstance(media, Mapping) else "") or as_str(raw.get("mediaUrl"))
 
 
 def _url_file_name(url: str) -> str:
     return urlsplit(url).path.rsplit("/", 1)[-1]
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

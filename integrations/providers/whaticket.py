@@ -47,12 +47,20 @@ import json
 import mimetypes
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from integrations.phones import is_lid, is_non_contact, is_person_jid, jid_user, normalize_phone
+from integrations.providers.baileys import (
+    KIND_OF,
+    PROTOCOL_EDIT,
+    PROTOCOL_REVOKE,
+    WRAPPER_KEYS,
+    content_fields,
+    content_kind,
+    quoted_id,
+)
 from integrations.providers.base import (
     ChipAddress,
     Contact,
@@ -68,6 +76,7 @@ from integrations.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from integrations.providers.values import as_str, epoch_datetime, epoch_seconds
 
 SEND_PATH = "/api/messages/send"
 #: How far X-Timestamp may be from our clock, either way.
@@ -75,38 +84,10 @@ MAX_SKEW_SECONDS = 300
 #: WhatsApp's largest attachment (documents); bigger files are refused before upload.
 MAX_MEDIA_BYTES = 100 * 1024 * 1024
 
-# Content key in `message` → our kind (Baileys' getContentType: the first content key wins).
-CONTENT_KINDS: dict[str, str] = {
-    "conversation": "text",
-    "extendedTextMessage": "text",
-    "imageMessage": "image",
-    "videoMessage": "video",
-    "ptvMessage": "video",
-    "audioMessage": "audio",
-    "documentMessage": "document",
-    "stickerMessage": "sticker",
-    "locationMessage": "location",
-    "liveLocationMessage": "location",
-    "contactMessage": "contact",
-    "contactsArrayMessage": "contact",
-    "reactionMessage": "reaction",
-    "buttonsResponseMessage": "interactive",
-    "listResponseMessage": "interactive",
-    "templateButtonReplyMessage": "interactive",
-    "interactiveResponseMessage": "interactive",
-}
-# Wrappers whose `message` holds the real content (disappearing, view-once, captioned documents).
-WRAPPER_KEYS = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
-    "editedMessage",
-)
-# Keys that travel beside the content and say nothing about the kind.
-METADATA_KEYS = frozenset({"messageContextInfo", "senderKeyDistributionMessage"})
-# ProtocolMessage.Type, as protobufjs' toJSON writes it (name) or as a plain object holds it (number).
+# Wrappers whose `message` holds the real content: Baileys' own, and the new content of an edit.
+UNWRAP_KEYS = (*WRAPPER_KEYS, "editedMessage")
+# Keys that, alone, make a message with no content we know a system message rather than "unknown".
+NON_CONTENT_KEYS = frozenset({"messageContextInfo", "senderKeyDistributionMessage"})
 # Extensions for nameless uploads (the platform's mime.types tables disagree, e.g. .oga for ogg).
 EXTENSIONS = {
     "audio/ogg": ".ogg",
@@ -118,8 +99,6 @@ EXTENSIONS = {
     "video/mp4": ".mp4",
     "application/pdf": ".pdf",
 }
-REVOKE_TYPES = frozenset({"REVOKE", 0})
-EDIT_TYPES = frozenset({"MESSAGE_EDIT", 14})
 
 
 def _now() -> float:
@@ -180,7 +159,7 @@ class WhaticketProvider(Provider):
         key = _optional_object(payload, "key")
         ticket = _optional_object(payload, "ticket")
         ticket_contact = _optional_object(ticket, "contact")
-        remote_jid = _str(key.get("remoteJid"))
+        remote_jid = as_str(key.get("remoteJid"))
         if is_non_contact(remote_jid) or ticket.get("isGroup") is True or ticket_contact.get("isGroup") is True:
             return [Ignored("group, broadcast or channel message")]
 
@@ -200,7 +179,7 @@ class WhaticketProvider(Provider):
         if kind is None:
             return [Ignored("system message")]
         fields = _content_fields(kind, body)
-        epoch = _epoch(payload.get("messageTimestamp"))
+        epoch = epoch_seconds(payload.get("messageTimestamp"))
         from_me = key.get("fromMe") is True
         return [
             InboundMessage(
@@ -208,8 +187,8 @@ class WhaticketProvider(Provider):
                 contact=contact if not from_me else Contact(phone=contact.phone, lid=contact.lid),
                 from_me=from_me,
                 kind=kind,
-                quoted_id=_quoted_id(body),
-                timestamp=datetime.fromtimestamp(epoch, tz=UTC) if epoch is not None else None,
+                quoted_id=quoted_id(body),
+                timestamp=epoch_datetime(payload.get("messageTimestamp")),
                 raw=payload,
                 **fields,
             )
@@ -341,12 +320,12 @@ def _contact(payload: Mapping[str, Any], key: Mapping[str, Any], ticket_contact:
             break
     if phone is None and lid is None:
         raise WebhookRejected(400, "payload has no number")
-    return Contact(phone=phone, lid=lid, push_name=_str(payload.get("pushName")))
+    return Contact(phone=phone, lid=lid, push_name=as_str(payload.get("pushName")))
 
 
 def _unwrap(content: Mapping[str, Any]) -> Mapping[str, Any]:
     for _ in range(4):  # wrappers nest at most a couple of levels (ephemeral → viewOnce → …)
-        wrapper = next((name for name in WRAPPER_KEYS if isinstance(content.get(name), Mapping)), None)
+        wrapper = next((name for name in UNWRAP_KEYS if isinstance(content.get(name), Mapping)), None)
         if wrapper is None:
             break
         inner = content[wrapper].get("message")
@@ -361,11 +340,11 @@ def _system_event(content: Mapping[str, Any]) -> Event | None:
     if not isinstance(protocol, Mapping):
         return None
     target = protocol.get("key")
-    target_id = _str(target.get("id")) if isinstance(target, Mapping) else ""
+    target_id = as_str(target.get("id")) if isinstance(target, Mapping) else ""
     kind = protocol.get("type", 0)  # REVOKE is the enum's zero value: absent means REVOKE
-    if kind in REVOKE_TYPES and target_id:
+    if kind in PROTOCOL_REVOKE and target_id:
         return MessageRevoked(provider_message_id=target_id)
-    if kind in EDIT_TYPES and target_id:
+    if kind in PROTOCOL_EDIT and target_id:
         edited = protocol.get("editedMessage")
         edited_kind, body = _content(_unwrap(edited)) if isinstance(edited, Mapping) else (None, {})
         fields = _content_fields(edited_kind, body) if edited_kind else {}
@@ -375,88 +354,24 @@ def _system_event(content: Mapping[str, Any]) -> Event | None:
 
 
 def _content(content: Mapping[str, Any]) -> tuple[str | None, Any]:
-    for name, body in content.items():
-        if name in CONTENT_KINDS:
-            return CONTENT_KINDS[name], body
-    if set(content) - METADATA_KEYS:
+    """Our kind and the body of the first content key we know, in the content's own order (like
+    Baileys' getContentType); "unknown" for other content, None when only metadata is left."""
+    first = next((name for name in content if name in KIND_OF), None)
+    if first is not None:
+        return content_kind(content, first)
+    if set(content) - NON_CONTENT_KEYS:
         return "unknown", {}
     return None, {}
 
 
 def _content_fields(kind: str, body: Any) -> dict[str, Any]:
-    if isinstance(body, str):  # `conversation` holds the text itself
-        return {"text": body}
-    if not isinstance(body, Mapping):
-        return {}
-    fields: dict[str, Any] = {
-        "caption": _str(body.get("caption")),
-        "mime_type": _str(body.get("mimetype")),
-        "file_name": _str(body.get("fileName")),
-    }
-    if kind == "text":
-        fields["text"] = _str(body.get("text"))
-    elif kind == "location":
-        fields["latitude"] = _float(body.get("degreesLatitude"))
-        fields["longitude"] = _float(body.get("degreesLongitude"))
-        fields["text"] = " ".join(filter(None, [_str(body.get("name")), _str(body.get("address"))]))
-    elif kind == "reaction":
-        fields["text"] = _str(body.get("text"))
-    elif kind == "interactive":
-        fields["text"] = _interactive_text(body)
-    elif kind == "contact":
+    fields = content_fields(kind, body)
+    if kind == "contact" and isinstance(body, Mapping):
+        # The card's (or the card list's) own name first, else the first card's.
         contacts = body.get("contacts")
         first = contacts[0] if isinstance(contacts, list) and contacts and isinstance(contacts[0], Mapping) else {}
-        fields["text"] = _str(body.get("displayName")) or _str(first.get("displayName"))
+        fields["text"] = as_str(body.get("displayName")) or as_str(first.get("displayName"))
     return fields
-
-
-def _interactive_text(body: Mapping[str, Any]) -> str:
-    """The chosen option: its title when the reply carries one, else its id."""
-    single = body.get("singleSelectReply")
-    reply_body = body.get("body")
-    return (
-        _str(body.get("selectedDisplayText"))
-        or _str(body.get("selectedButtonId"))
-        or _str(body.get("title"))
-        or (_str(single.get("selectedRowId")) if isinstance(single, Mapping) else "")
-        or _str(body.get("selectedId"))
-        or (_str(reply_body.get("text")) if isinstance(reply_body, Mapping) else "")
-    )
-
-
-def _quoted_id(body: Any) -> str:
-    if not isinstance(body, Mapping):
-        return ""
-    context = body.get("contextInfo")
-    if isinstance(context, Mapping) and context.get("stanzaId"):
-        return _str(context["stanzaId"])
-    if isinstance(body.get("key"), Mapping):  # reactions point at a message
-        return _str(body["key"].get("id"))
-    return ""
-
-
-def _epoch(value: Any) -> int | None:
-    """Epoch seconds from a Baileys timestamp: a number, a string (protobufjs' JSON) or a Long."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Mapping):  # long.js Long: {"low": .., "high": .., "unsigned": ..}
-        try:
-            value = (int(value.get("high", 0)) << 32) + (int(value.get("low", 0)) & 0xFFFFFFFF)
-        except (TypeError, ValueError):
-            return None
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        return None
-    if seconds > 10**11:  # milliseconds
-        seconds //= 1000
-    if seconds <= 0:
-        return None
-    try:
-        datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return seconds
 
 
 # --- outbound helpers -----------------------------------------------------------------------------
@@ -474,16 +389,3 @@ def _recipient(to: Contact) -> str:
 def _connection_id(chip: ChipAddress) -> int | None:
     name = chip.instance_name.strip()
     return int(name) if name.isascii() and name.isdigit() else None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -25,7 +25,6 @@ import hmac
 import mimetypes
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -49,6 +48,7 @@ from integrations.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from integrations.providers.values import as_float, as_str, epoch_datetime
 
 # MessageStatusCallback `status`. READ_BY_ME is our number reading *their* message: not a
 # delivery status of anything we sent.
@@ -186,7 +186,7 @@ def _parse_received(payload: Mapping[str, Any]) -> list[Event]:
         if notification == "REVOKE":
             # "Deleted for everyone". Which id names the deleted message is not documented (a real
             # capture has referenceMessageId null): an id we never stored matches nothing.
-            target = _str(payload.get("referenceMessageId")) or _str(payload.get("messageId"))
+            target = as_str(payload.get("referenceMessageId")) or as_str(payload.get("messageId"))
             if target:
                 return [MessageRevoked(provider_message_id=target)]
         return [Ignored(f"notification {notification}")]
@@ -214,7 +214,7 @@ def _parse_received(payload: Mapping[str, Any]) -> list[Event]:
             from_me=from_me,
             kind=kind,
             quoted_id=_quoted_id(payload, kind, body),
-            timestamp=_timestamp(payload.get("momment")),
+            timestamp=epoch_datetime(payload.get("momment")),
             sent_by_api=from_me and payload.get("fromApi") is True,
             raw=payload,
             **fields,
@@ -246,8 +246,8 @@ def _contact(payload: Mapping[str, Any], *, from_me: bool) -> Contact:
         value = payload.get(field_name)
         if lid is None and isinstance(value, str) and is_lid(value):
             lid = jid_user(value)
-    push_name = "" if from_me else _str(payload.get("senderName")).strip()
-    if push_name and (push_name == _str(raw_phone) or (phone and normalize_phone(push_name) == phone)):
+    push_name = "" if from_me else as_str(payload.get("senderName")).strip()
+    if push_name and (push_name == as_str(raw_phone) or (phone and normalize_phone(push_name) == phone)):
         push_name = ""  # Z-API puts the number here when the contact has no profile name
     return Contact(phone=phone, lid=lid, push_name=push_name)
 
@@ -262,39 +262,39 @@ def _content(payload: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
 
 def _content_fields(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "caption": _str(body.get("caption")),
-        "mime_type": _str(body.get("mimeType")),
-        "media_url": next((_str(body.get(key)) for key in MEDIA_URL_KEYS if _str(body.get(key))), ""),
+        "caption": as_str(body.get("caption")),
+        "mime_type": as_str(body.get("mimeType")),
+        "media_url": next((as_str(body.get(key)) for key in MEDIA_URL_KEYS if as_str(body.get(key))), ""),
     }
     if kind == "text":
-        fields["text"] = _str(body.get("message"))
+        fields["text"] = as_str(body.get("message"))
     elif kind == "document":
-        fields["file_name"] = _str(body.get("fileName")) or _str(body.get("title"))
+        fields["file_name"] = as_str(body.get("fileName")) or as_str(body.get("title"))
     elif kind == "location":
-        fields["latitude"] = _float(body.get("latitude"))
-        fields["longitude"] = _float(body.get("longitude"))
-        fields["text"] = " ".join(filter(None, [_str(body.get("name")), _str(body.get("address"))]))
+        fields["latitude"] = as_float(body.get("latitude"))
+        fields["longitude"] = as_float(body.get("longitude"))
+        fields["text"] = " ".join(filter(None, [as_str(body.get("name")), as_str(body.get("address"))]))
     elif kind == "reaction":
-        fields["text"] = _str(body.get("value"))
+        fields["text"] = as_str(body.get("value"))
     elif kind == "interactive":
         # Button reply: `message` is the button's label; list reply: `title` is the row's title.
         fields["text"] = (
-            _str(body.get("title"))
-            or _str(body.get("message"))
-            or _str(body.get("selectedRowId"))
-            or _str(body.get("buttonId"))
+            as_str(body.get("title"))
+            or as_str(body.get("message"))
+            or as_str(body.get("selectedRowId"))
+            or as_str(body.get("buttonId"))
         )
     elif kind == "contact":
-        fields["text"] = _str(body.get("displayName"))
+        fields["text"] = as_str(body.get("displayName"))
     return fields
 
 
 def _quoted_id(payload: Mapping[str, Any], kind: str, body: Mapping[str, Any]) -> str:
     if kind == "reaction":
         referenced = body.get("referencedMessage")
-        if isinstance(referenced, Mapping) and _str(referenced.get("messageId")):
-            return _str(referenced.get("messageId"))
-    return _str(payload.get("referenceMessageId"))
+        if isinstance(referenced, Mapping) and as_str(referenced.get("messageId")):
+            return as_str(referenced.get("messageId"))
+    return as_str(payload.get("referenceMessageId"))
 
 
 def _edits(payload: Mapping[str, Any], message_id: str, fields: Mapping[str, Any]) -> list[Event]:
@@ -303,27 +303,12 @@ def _edits(payload: Mapping[str, Any], message_id: str, fields: Mapping[str, Any
     applied to both: only the id we stored matches a message.
     """
     text = fields.get("text") or fields.get("caption") or ""
-    targets = [_str(payload.get("editMessageId")), message_id]
+    targets = [as_str(payload.get("editMessageId")), message_id]
     return [
         MessageEdited(provider_message_id=target, text=text)
         for index, target in enumerate(targets)
         if target and target not in targets[:index]
     ]
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    if number > 10**11:  # milliseconds
-        number //= 1000
-    try:
-        return datetime.fromtimestamp(number, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _parse_status(payload: Mapping[str, Any]) -> list[Event]:
@@ -357,7 +342,7 @@ def _parse_delivery(payload: Mapping[str, Any]) -> list[Event]:
         return [Ignored("delivery to a group or broadcast")]
     recipient = _contact(payload, from_me=True)
     # Not documented, but a delivery report that carries an error must not count as sent.
-    error = _str(payload.get("error")).strip()
+    error = as_str(payload.get("error")).strip()
     if error:
         return [StatusUpdate(provider_message_id=message_id, status="failed", error=error[:200], recipient=recipient)]
     return [StatusUpdate(provider_message_id=message_id, status="sent", recipient=recipient)]
@@ -369,7 +354,7 @@ def _parse_connected(payload: Mapping[str, Any]) -> list[Event]:
 
 
 def _parse_disconnected(payload: Mapping[str, Any]) -> list[Event]:
-    return [ConnectionUpdate(state="disconnected", detail=_str(payload.get("error")).strip()[:200])]
+    return [ConnectionUpdate(state="disconnected", detail=as_str(payload.get("error")).strip()[:200])]
 
 
 def _parse_presence(payload: Mapping[str, Any]) -> list[Event]:
@@ -434,16 +419,3 @@ def _scrub(exc: ProviderError, *secrets: str) -> ProviderError:
     return ProviderError(
         message, permanent=exc.permanent, outcome_unknown=exc.outcome_unknown, status_code=exc.status_code
     )
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

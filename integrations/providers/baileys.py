@@ -1,0 +1,145 @@
+"""The raw WhatsApp message content of Baileys, as three of our gateways hand it over.
+
+Baileys (WhiskeySockets/Baileys) is the TypeScript library that speaks the WhatsApp Web protocol
+for most self-hosted gateways. A message's content is its protobuf `proto.IMessage`, serialized to
+JSON as one key per content type (`{"conversation": "oi"}`, `{"imageMessage": {"caption": ..,
+"mimetype": ..}}`, ...) beside metadata keys such as `messageContextInfo`.
+
+Evolution API posts that object as `data.message`, WAHA's NOWEB engine (Baileys underneath) as
+`payload._data.message`, and the Whaticket relay forwards Whaticket's own Baileys message as
+`message`. So what a content key means, and which fields hold the text, caption, file and place,
+is one piece of knowledge, kept here; each adapter keeps its envelope, its wrappers and whatever
+its gateway adds around the content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.providers.values import as_float, as_str
+
+# Content key → our kind. Order matters only for messages carrying several content keys: without
+# a named message type, the first key of this table that the content holds wins.
+CONTENT_KINDS: tuple[tuple[str, str], ...] = (
+    ("conversation", "text"),
+    ("extendedTextMessage", "text"),
+    ("imageMessage", "image"),
+    ("videoMessage", "video"),
+    ("ptvMessage", "video"),
+    ("audioMessage", "audio"),
+    ("documentMessage", "document"),
+    ("documentWithCaptionMessage", "document"),
+    ("stickerMessage", "sticker"),
+    ("locationMessage", "location"),
+    ("liveLocationMessage", "location"),
+    ("contactMessage", "contact"),
+    ("contactsArrayMessage", "contact"),
+    ("reactionMessage", "reaction"),
+    ("buttonsResponseMessage", "interactive"),
+    ("listResponseMessage", "interactive"),
+    ("templateButtonReplyMessage", "interactive"),
+    ("interactiveResponseMessage", "interactive"),
+)
+KIND_OF: Mapping[str, str] = dict(CONTENT_KINDS)
+# Keys that travel beside the content and say nothing about the kind.
+METADATA_KEYS = frozenset({"messageContextInfo", "contextInfo"})
+# System messages (edits and revokes, key distribution, poll votes): not customer content.
+SYSTEM_KEYS = frozenset({"protocolMessage", "senderKeyDistributionMessage", "editedMessage", "pollUpdateMessage"})
+# Envelopes around the real content (`{"<wrapper>": {"message": {...}}}`): disappearing, view-once,
+# and documents with a caption.
+WRAPPER_KEYS = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+)
+# ProtocolMessage.Type, as protobufjs' toJSON writes it (name) or a plain object holds it (number).
+PROTOCOL_REVOKE = frozenset({"REVOKE", 0})
+PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})
+
+
+def content_kind(content: Mapping[str, Any], message_type: Any = None) -> tuple[str, Any]:
+    """Our kind of a message content, and the body under its content key.
+
+    `message_type` names the content key to read (Evolution's `messageType`, Baileys'
+    getContentType) when the content holds it; otherwise the first key of CONTENT_KINDS present
+    wins. ("unknown", {}) when the content holds no key we know.
+    """
+    if isinstance(message_type, str) and message_type in KIND_OF and message_type in content:
+        return KIND_OF[message_type], content[message_type]
+    for name, kind in CONTENT_KINDS:
+        if name in content:
+            return kind, content[name]
+    return "unknown", {}
+
+
+def content_fields(kind: str, body: Any) -> dict[str, Any]:
+    """The InboundMessage fields (text, caption, file, place) a content body of `kind` carries."""
+    if isinstance(body, str):  # `conversation` holds the text itself
+        return {"text": body}
+    if not isinstance(body, Mapping):
+        return {}
+    body = document_body(body)
+    fields: dict[str, Any] = {
+        "caption": as_str(body.get("caption")),
+        "mime_type": as_str(body.get("mimetype")),
+        "file_name": as_str(body.get("fileName")),
+    }
+    if kind == "text":
+        fields["text"] = as_str(body.get("text"))
+    elif kind == "location":
+        fields["latitude"] = as_float(body.get("degreesLatitude"))
+        fields["longitude"] = as_float(body.get("degreesLongitude"))
+        fields["text"] = place_text(body)
+    elif kind == "reaction":
+        fields["text"] = as_str(body.get("text"))
+    elif kind == "interactive":
+        fields["text"] = interactive_text(body)
+    elif kind == "contact":
+        # contactMessage is one card; contactsArrayMessage lists them in `contacts`.
+        cards = body.get("contacts") if isinstance(body.get("contacts"), list) else [body]
+        names = [as_str(card.get("displayName")) for card in cards if isinstance(card, Mapping)]
+        fields["text"] = ", ".join(filter(None, names)) or as_str(body.get("displayName"))
+    return fields
+
+
+def document_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The documentMessage inside a documentWithCaptionMessage body (`{"message": {...}}`); any
+    other body as it is."""
+    if "message" in body and isinstance(body["message"], Mapping):
+        inner = body["message"].get("documentMessage")
+        return inner if isinstance(inner, Mapping) else {}
+    return body
+
+
+def place_text(body: Mapping[str, Any]) -> str:
+    """A location's own words: its name and address."""
+    return " ".join(filter(None, [as_str(body.get("name")), as_str(body.get("address"))]))
+
+
+def interactive_text(body: Mapping[str, Any]) -> str:
+    """The option a button, list, template or native-flow reply chose: its title, else its id."""
+    single = body.get("singleSelectReply")
+    reply_body = body.get("body")
+    return (
+        as_str(body.get("selectedDisplayText"))
+        or as_str(body.get("title"))
+        or (as_str(single.get("selectedRowId")) if isinstance(single, Mapping) else "")
+        or as_str(body.get("selectedId"))
+        or as_str(body.get("selectedButtonId"))
+        or (as_str(reply_body.get("text")) if isinstance(reply_body, Mapping) else "")
+    )
+
+
+def quoted_id(body: Any) -> str:
+    """The id of the message a content body replies to (`contextInfo.stanzaId`) or reacts to (`key.id`)."""
+    if not isinstance(body, Mapping):
+        return ""
+    context = body.get("contextInfo")
+    if isinstance(context, Mapping) and context.get("stanzaId"):
+        return as_str(context["stanzaId"])
+    if isinstance(body.get("key"), Mapping):  # reactions point at a message
+        return as_str(body["key"].get("id"))
+    return ""
