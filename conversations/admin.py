@@ -55,10 +55,14 @@ class ConversationAdmin(admin.ModelAdmin):
     list_filter = ["owner", "status", "chip"]
     search_fields = ["lead__phone", "lead__name", "lead__push_name", "chip__phone"]
     list_select_related = ["lead", "chip"]
+    # Ownership, status and the agent's memory change through the pipeline, not by hand.
     readonly_fields = [
         "lead",
         "chip",
         "owner",
+        "status",
+        "agent_state",
+        "human_until",
         "turn_lease_until",
         "turn_lease_token",
         "created_at",
