@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from chips.models import AlertSeverity
@@ -43,55 +45,67 @@ def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
     """Send the conversation's pending messages in order; raises TransientSendError to be retried."""
     report = DeliveryReport()
     conversation = Conversation.objects.select_related("lead").get(pk=conversation_id)
-    while True:
-        message = _claim_next(conversation_id)
-        if message is None:
-            return report
-        chip = chip_for_send(message.chip_id)
-        blocked = _gate(conversation, chip)
-        if blocked:
-            _finish(message, status=MessageStatus.FAILED, error=blocked)
-            report.failed += 1
-            continue
-        _send_one(conversation, chip, message, report)
+    chip = chip_for_send(conversation.chip_id)
+    # One client for every bubble: its connection to the gateway is kept alive between them.
+    provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
+    try:
+        while True:
+            message = _claim_next(conversation_id)
+            if message is None:
+                break
+            blocked = _gate(conversation_id, chip)
+            if blocked:
+                _finish(message, status=MessageStatus.FAILED, error=blocked)
+                report.failed += 1
+                continue
+            _send_one(provider, conversation, chip, message, report)
+    finally:
+        provider.close()
+        if report.sent:
+            Conversation.objects.filter(pk=conversation_id).update(last_outbound_at=timezone.now())
+    return report
 
 
 def _claim_next(conversation_id: int) -> Message | None:
-    """Claim the oldest pending bubble, unless an earlier one is still in flight (order matters)."""
-    outbox = Message.objects.filter(
-        conversation_id=conversation_id, direction=Direction.OUT, origin=MessageOrigin.AGENT
+    """Claim the oldest unsent bubble, unless an earlier one is still in flight (order matters)."""
+    next_up = (
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            direction=Direction.OUT,
+            origin=MessageOrigin.AGENT,
+            status__in=[MessageStatus.PENDING, MessageStatus.SENDING],
+        )
+        .order_by("created_at", "sequence", "id")
+        .first()
     )
-    if outbox.filter(status=MessageStatus.SENDING).exists():
+    if next_up is None or next_up.status != MessageStatus.PENDING:
         return None
-    candidate = outbox.filter(status=MessageStatus.PENDING).order_by("created_at", "sequence", "id").first()
-    if candidate is None:
-        return None
-    claimed = Message.objects.filter(pk=candidate.pk, status=MessageStatus.PENDING).update(
+    claimed = Message.objects.filter(pk=next_up.pk, status=MessageStatus.PENDING).update(
         status=MessageStatus.SENDING, status_rank=OUTBOUND_RANK[MessageStatus.SENDING], updated_at=timezone.now()
     )
-    return candidate if claimed else None
+    return next_up if claimed else None
 
 
-def _gate(conversation: Conversation, chip: RoutedChip) -> str:
-    """Why a message must not go out now, or '' when it may."""
-    conversation.refresh_from_db(fields=["last_inbound_at"])
-    conversation.lead.refresh_from_db(fields=["opted_out_at"])
-    if conversation.lead.opted_out_at is not None:
+def _gate(conversation_id: int, chip: RoutedChip) -> str:
+    """Why a message must not go out now, or '' when it may (read fresh: an opt-out may just have come)."""
+    last_inbound_at, opted_out_at = (
+        Conversation.objects.filter(pk=conversation_id).values_list("last_inbound_at", "lead__opted_out_at").get()
+    )
+    if opted_out_at is not None:
         return "lead opted out"
     if not chip.in_service:
         return f"chip is {chip.status}"
     window = provider_class(chip.gateway.kind).service_window
-    if window is not None:
-        last = conversation.last_inbound_at
-        if last is None or timezone.now() - last > window:
-            return "outside the 24-hour customer service window: only approved templates may be sent"
+    if window is not None and (last_inbound_at is None or timezone.now() - last_inbound_at > window):
+        return "outside the 24-hour customer service window: only approved templates may be sent"
     return ""
 
 
-def _send_one(conversation: Conversation, chip: RoutedChip, message: Message, report: DeliveryReport) -> None:
+def _send_one(
+    provider: Provider, conversation: Conversation, chip: RoutedChip, message: Message, report: DeliveryReport
+) -> None:
     lead = conversation.lead
     recipient = Contact(phone=lead.phone, lid=lead.wa_lid, bsuid=lead.bsuid)
-    provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
     try:
         if message.sequence == 0:
             _mark_answered_read(provider, chip, recipient, conversation.pk)
@@ -100,11 +114,8 @@ def _send_one(conversation: Conversation, chip: RoutedChip, message: Message, re
     except ProviderError as exc:
         _handle_failure(message, exc, report)
         return
-    finally:
-        provider.close()
     _record_sent(message, result.provider_message_id)
     report.sent += 1
-    Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=timezone.now())
 
 
 def _transmit(provider: Provider, chip: RoutedChip, recipient: Contact, message: Message) -> SendResult:
@@ -210,10 +221,14 @@ def _record_sent(message: Message, provider_message_id: str | None) -> None:
                 echo.delete()
         now = timezone.now()
         Message.objects.filter(pk=message.pk).update(
-            provider_message_id=provider_message_id, error="", sent_at=now, updated_at=now
+            provider_message_id=provider_message_id,
+            error="",
+            sent_at=now,
+            updated_at=now,
+            # Forward only: the gateway's echo or a status may already have moved this row further.
+            status=Case(When(status_rank__lt=rank, then=Value(status)), default=F("status")),
+            status_rank=Greatest(F("status_rank"), Value(rank)),
         )
-        # Forward only: the gateway's echo or a status may already have moved this row further.
-        Message.objects.filter(pk=message.pk, status_rank__lt=rank).update(status=status, status_rank=rank)
         if provider_message_id:
             message.provider_message_id = provider_message_id
             apply_early_status(message)
