@@ -5,13 +5,14 @@ from __future__ import annotations
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chips.lifecycle import OUT_OF_SERVICE
 from chips.selectors import chip_for_send
 from conversations.defaults import DEFAULT_PROFILE
 from conversations.identity import lead_resolve
-from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner, ProfileChip
+from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner
 from conversations.statuses import Direction, MessageStatus
 from integrations.providers.base import ProviderError
 from integrations.providers.registry import provider_for
@@ -20,10 +21,13 @@ log = structlog.get_logger(__name__)
 
 
 def profile_for_chip(chip_id: int) -> AgentProfile:
-    assignment = ProfileChip.objects.select_related("profile").filter(chip_id=chip_id).first()
-    if assignment is not None:
-        return assignment.profile
-    return default_profile()
+    """The profile assigned to the chip, else the default one (one query either way)."""
+    profile = (
+        AgentProfile.objects.filter(Q(profilechip__chip_id=chip_id) | Q(is_default=True))
+        .order_by("is_default")  # an assignment (is_default false) wins over the default
+        .first()
+    )
+    return profile or default_profile()
 
 
 def default_profile() -> AgentProfile:
@@ -58,15 +62,16 @@ def inbound_attach(*, message_id: int) -> int | None:
     Returns the conversation id when a turn should answer, None when the message needs no answer.
     Safe to run any number of times for the same message.
     """
-    message = Message.objects.select_related("chip").filter(pk=message_id).first()
+    message = Message.objects.select_related("chip", "conversation").filter(pk=message_id).first()
     if message is None or message.processed_at is not None:
         return None
-    if message.conversation_id is None:
+    conversation = message.conversation
+    if conversation is None:
         lead = lead_resolve(contact=contact_with_phone(chip_id=message.chip_id, contact=message.contact))
         conversation = conversation_open(lead=lead, chip_id=message.chip_id)
-        Message.objects.filter(pk=message.pk, conversation__isnull=True).update(conversation=conversation)
-        message.refresh_from_db(fields=["conversation"])
-    conversation = message.conversation
+        attached = Message.objects.filter(pk=message.pk, conversation__isnull=True).update(conversation=conversation)
+        if not attached:  # a concurrent run attached it first: follow that one
+            conversation = Conversation.objects.get(messages__pk=message.pk)
     now = timezone.now()
 
     if message.direction == Direction.OUT:
