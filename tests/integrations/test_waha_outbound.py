@@ -6,7 +6,7 @@ import httpx
 import pytest
 import respx
 
-from integrations.providers import waha
+import integrations.providers.waha.provider as waha
 from integrations.providers.base import (
     ChipAddress,
     Contact,

@@ -1,4 +1,4 @@
-"""Meta WhatsApp Business Cloud API adapter (the official API, graph.facebook.com).
+"""CloudApiProvider: webhook verification, signatures and routing, and the calls we make to Meta.
 
 Webhook facts (see the reference notes on the Cloud API and Meta's webhook reference pages):
 
@@ -10,12 +10,8 @@ Webhook facts (see the reference notes on the Cloud API and Meta's webhook refer
   app: `split` yields one part per change, routed by `value.metadata.phone_number_id` (our
   `Chip.instance_name`). WABA-level fields (template status, account updates…) carry no phone
   number id: they are routed by the signature alone and ignored.
-- `messages[].timestamp` and `statuses[].timestamp` are strings of epoch seconds.
-- Since 2026 a user may be known only by a business-scoped user id (BSUID): `contacts[].user_id`
-  / `messages[].from_user_id`, with `wa_id` / `from` empty or absent; statuses add
-  `recipient_user_id`. To send to a BSUID, the request carries `recipient` instead of `to`.
-- Statuses are not ordered and "delivered" is skipped when a message is delivered and read at
-  once: the domain's forward-only ranks handle `sent → read`.
+- A user known only by a business-scoped user id (BSUID, since 2026) is sent to with `recipient`
+  instead of `to`.
 """
 
 from __future__ import annotations
@@ -28,48 +24,25 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from integrations.phones import normalize_phone
 from integrations.providers.base import (
     ChipAddress,
     Contact,
     Event,
-    IdentityLink,
-    Ignored,
-    InboundMessage,
     MediaFile,
     NotSupported,
     OutboundMedia,
     Provider,
     ProviderError,
     SendResult,
-    StatusUpdate,
     StoredMedia,
     WebhookRejected,
     WebhookRequest,
 )
-from integrations.providers.values import as_float, as_str, epoch_datetime
+from integrations.providers.cloudapi.inbound import _change_route_key, _parse_change
+from integrations.providers.values import as_str
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
-
-STATUS_MAP = {
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "read",
-    "played": "played",  # voice messages listened to
-    "failed": "failed",
-}
-
-# Meta message `type` → our kind, for the types whose content object is a media file.
-MEDIA_KINDS = {
-    "image": "image",
-    "audio": "audio",
-    "video": "video",
-    "document": "document",
-    "sticker": "sticker",
-}
-# Message types that are not customer content (the user opened the chat, pressed a CTA…).
-IGNORED_MESSAGE_TYPES = frozenset({"request_welcome", "ephemeral", "revoke"})
 
 # Graph error codes that mean "slow down", not "this request is wrong": worth retrying later.
 RATE_LIMIT_CODES = frozenset({130429, 131056})
@@ -225,204 +198,6 @@ class CloudApiProvider(Provider):
         return target.scheme == "https" or (target.scheme, target.netloc) == (base.scheme, base.netloc)
 
 
-# --- webhook parsing ----------------------------------------------------------------------------------
-
-
-def _change_route_key(change: Mapping[str, Any]) -> str | None:
-    value = change["value"]
-    metadata = value.get("metadata")
-    phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, Mapping) else None
-    if isinstance(phone_number_id, str) and phone_number_id:
-        return phone_number_id
-    if change.get("field") == "messages" or any(key in value for key in ("messages", "statuses")):
-        raise WebhookRejected(400, "messages change has no 'metadata.phone_number_id'")
-    # WABA-level notifications (template status, account updates…) name no phone number.
-    return None
-
-
-def _parse_change(change: Mapping[str, Any]) -> list[Event]:
-    field = change.get("field")
-    value = change["value"]
-    if field != "messages":
-        return [Ignored(f"field {field} is not used")]
-    contacts = _list(value.get("contacts"), "contacts")
-    events: list[Event] = []
-    for error in _list(value.get("errors"), "errors"):
-        events.append(Ignored(f"out-of-band error {_error_text(error)}"))
-    for message in _list(value.get("messages"), "messages"):
-        events.extend(_parse_message(message, contacts))
-    for status in _list(value.get("statuses"), "statuses"):
-        events.extend(_parse_status(status, contacts))
-    return events or [Ignored("messages change without messages, statuses or errors")]
-
-
-def _parse_message(message: Any, contacts: list[Any]) -> list[Event]:
-    if not isinstance(message, Mapping):
-        raise WebhookRejected(400, "each message must be an object")
-    message_id = message.get("id")
-    if not isinstance(message_id, str) or not message_id:
-        raise WebhookRejected(400, "message has no 'id'")
-    if message.get("group_id"):
-        return [Ignored("group message")]
-    message_type = as_str(message.get("type"))
-    if message_type == "system":
-        return [_parse_system(message)]
-    if message_type in IGNORED_MESSAGE_TYPES:
-        return [Ignored(f"message type {message_type} is not customer content")]
-
-    contact = _sender(message, contacts)
-    if not contact.known:
-        raise WebhookRejected(400, "message has neither 'from' nor 'from_user_id'")
-    fields = _content_fields(message_type, message.get(message_type))
-    quoted_id = fields.pop("quoted_id", "")
-    context = message.get("context")
-    if not quoted_id and isinstance(context, Mapping):
-        quoted_id = as_str(context.get("id"))
-    return [
-        InboundMessage(
-            provider_message_id=message_id,
-            contact=contact,
-            from_me=False,
-            quoted_id=quoted_id,
-            timestamp=epoch_datetime(message.get("timestamp")),
-            raw=message,
-            **fields,
-        )
-    ]
-
-
-def _content_fields(message_type: str, raw_body: Any) -> dict[str, Any]:
-    body = raw_body if isinstance(raw_body, Mapping) else {}
-    if message_type == "text":
-        return {"kind": "text", "text": as_str(body.get("body"))}
-    if message_type in MEDIA_KINDS:
-        return {
-            "kind": MEDIA_KINDS[message_type],
-            "media_id": as_str(body.get("id")),
-            "media_url": as_str(body.get("url")),
-            "mime_type": as_str(body.get("mime_type")),
-            "caption": as_str(body.get("caption")),
-            "file_name": as_str(body.get("filename")),
-        }
-    if message_type == "location":
-        return {
-            "kind": "location",
-            "latitude": as_float(body.get("latitude")),
-            "longitude": as_float(body.get("longitude")),
-            "text": " ".join(filter(None, [as_str(body.get("name")), as_str(body.get("address"))])),
-        }
-    if message_type == "reaction":
-        # An empty emoji removes an earlier reaction.
-        return {"kind": "reaction", "text": as_str(body.get("emoji")), "quoted_id": as_str(body.get("message_id"))}
-    if message_type == "interactive":
-        reply_type = as_str(body.get("type"))
-        reply = body.get(reply_type)
-        reply = reply if isinstance(reply, Mapping) else {}
-        text = as_str(reply.get("title")) or as_str(reply.get("id")) or as_str(reply.get("body"))
-        return {"kind": "interactive", "text": text}
-    if message_type == "button":  # quick-reply button of a template
-        return {"kind": "interactive", "text": as_str(body.get("text")) or as_str(body.get("payload"))}
-    if message_type == "contacts":  # the content is a list, not an object
-        return {"kind": "contact", "text": _shared_contacts_text(raw_body)}
-    return {"kind": "unknown"}  # unsupported, unknown, order… — still a message from the customer
-
-
-def _shared_contacts_text(cards: Any) -> str:
-    """'Pablo Morales +16505551234' for each shared contact card."""
-    texts = []
-    for card in cards if isinstance(cards, list) else []:
-        if not isinstance(card, Mapping):
-            continue
-        name = card.get("name") if isinstance(card.get("name"), Mapping) else {}
-        display = as_str(name.get("formatted_name")) or " ".join(
-            filter(None, [as_str(name.get("first_name")), as_str(name.get("last_name"))])
-        )
-        phones = []
-        for phone in card.get("phones") if isinstance(card.get("phones"), list) else []:
-            if isinstance(phone, Mapping):
-                phones.append(_phone(phone.get("wa_id")) or as_str(phone.get("phone")))
-        texts.append(" ".join(filter(None, [display, *phones])))
-    return "; ".join(filter(None, texts))
-
-
-def _parse_system(message: Mapping[str, Any]) -> Event:
-    system = message.get("system")
-    system = system if isinstance(system, Mapping) else {}
-    system_type = as_str(system.get("type")) or "unknown"
-    if system_type == "user_changed_user_id":
-        phone = _phone(system.get("wa_id"))
-        bsuid = as_str(system.get("user_id")) or None
-        if phone and bsuid:
-            return IdentityLink(Contact(phone=phone, bsuid=bsuid))
-    return Ignored(f"system message {system_type}")
-
-
-def _sender(message: Mapping[str, Any], contacts: list[Any]) -> Contact:
-    phone_digits = as_str(message.get("from"))
-    bsuid = as_str(message.get("from_user_id"))
-    profile_contact = _matching_contact(contacts, phone_digits, bsuid)
-    phone_digits = phone_digits or as_str(profile_contact.get("wa_id"))
-    bsuid = bsuid or as_str(profile_contact.get("user_id"))
-    return Contact(phone=_phone(phone_digits), bsuid=bsuid or None, push_name=_profile_name(profile_contact))
-
-
-def _matching_contact(contacts: list[Any], phone_digits: str, bsuid: str) -> Mapping[str, Any]:
-    """The `contacts[]` entry about this person (by wa_id or BSUID), or the only one there is."""
-    candidates = [contact for contact in contacts if isinstance(contact, Mapping)]
-    for contact in candidates:
-        if (phone_digits and contact.get("wa_id") == phone_digits) or (bsuid and contact.get("user_id") == bsuid):
-            return contact
-    return candidates[0] if len(candidates) == 1 else {}
-
-
-def _profile_name(contact: Mapping[str, Any]) -> str:
-    profile = contact.get("profile")
-    if not isinstance(profile, Mapping):
-        return ""
-    return as_str(profile.get("name")) or as_str(profile.get("username"))
-
-
-def _parse_status(status: Any, contacts: list[Any]) -> list[Event]:
-    if not isinstance(status, Mapping):
-        raise WebhookRejected(400, "each status must be an object")
-    message_id = status.get("id")
-    if not isinstance(message_id, str) or not message_id:
-        raise WebhookRejected(400, "status has no 'id'")
-    name = as_str(status.get("status"))
-    mapped = STATUS_MAP.get(name)
-    if mapped is None:
-        return [Ignored(f"status {name or 'without a name'} is not a delivery status")]
-    error = ""
-    if mapped == "failed":
-        errors = [_error_text(item) for item in _list(status.get("errors"), "errors")]
-        error = "; ".join(filter(None, errors)) or "failed"
-    phone_digits = as_str(status.get("recipient_id"))
-    bsuid = as_str(status.get("recipient_user_id"))
-    contact = _matching_contact(contacts, phone_digits, bsuid)
-    recipient = Contact(
-        phone=_phone(phone_digits or as_str(contact.get("wa_id"))),
-        bsuid=(bsuid or as_str(contact.get("user_id"))) or None,
-        push_name=_profile_name(contact),
-    )
-    return [
-        StatusUpdate(
-            provider_message_id=message_id, status=mapped, error=error, recipient=recipient if recipient.known else None
-        )
-    ]
-
-
-def _error_text(error: Any) -> str:
-    """'131047 Re-engagement message: Message failed to send because…' from a Meta error object."""
-    if not isinstance(error, Mapping):
-        return ""
-    code = error.get("code")
-    title = as_str(error.get("title")) or as_str(error.get("message"))
-    data = error.get("error_data")
-    details = as_str(data.get("details")) if isinstance(data, Mapping) else ""
-    head = " ".join(str(part) for part in (code, title) if part not in (None, ""))
-    return f"{head}: {details}" if details else head
-
-
 # --- outbound helpers -----------------------------------------------------------------------------
 
 
@@ -482,19 +257,3 @@ def _json(response) -> Mapping[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, Mapping) else {}
-
-
-def _list(value: Any, name: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise WebhookRejected(400, f"'{name}' must be a list")
-    return value
-
-
-def _phone(digits: Any) -> str | None:
-    """E.164 from a Meta `wa_id` / `from` / `recipient_id`: always the full number, without '+'."""
-    if not isinstance(digits, str) or not digits.strip():
-        return None
-    text = digits.strip()
-    return normalize_phone(text if text.startswith("+") else "+" + text)
