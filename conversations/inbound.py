@@ -17,6 +17,7 @@ from django.utils import timezone
 from chips.selectors import RoutedChip
 from chips.services import chip_session_apply
 from conversations.identity import lead_resolve
+from conversations.ingest_sql import message_insert_new
 from conversations.models import EarlyStatus, Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
 from integrations.providers.base import (
@@ -134,13 +135,7 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
         row.direction = Direction.IN
         row.origin = MessageOrigin.CONTACT
         row.status = MessageStatus.RECEIVED
-    # Inside a transaction (several events) a savepoint keeps a duplicate from spoiling the others;
-    # alone, the INSERT is its own transaction: one round trip to the database, the hot path.
-    insert = transaction.atomic if transaction.get_connection().in_atomic_block else nullcontext
-    try:
-        with insert():
-            row.save(force_insert=True)
-    except IntegrityError:
+    if message_insert_new(row) is None:
         outcome.duplicates += 1
         return
     if event.from_me:
