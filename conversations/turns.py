@@ -52,7 +52,13 @@ def turn_run(*, conversation_id: int) -> TurnOutcome:
         if round_outcome is not TurnOutcome.ANSWERED:
             return outcome if round_outcome is TurnOutcome.NOTHING_TO_DO else round_outcome
         outcome = TurnOutcome.ANSWERED
+        if not _unanswered(conversation_id).exists():  # nothing arrived meanwhile: no second round
+            return outcome
     return outcome
+
+
+def _unanswered(conversation_id: int):
+    return Message.objects.filter(conversation_id=conversation_id, direction=Direction.IN, processed_at__isnull=True)
 
 
 def _lease_acquire(conversation_id: int) -> str | None:
@@ -73,10 +79,8 @@ def _lease_release(conversation_id: int, token: str) -> None:
 
 
 def _run_round(conversation_id: int, token: str) -> TurnOutcome:
-    conversation = Conversation.objects.select_related("lead", "profile", "chip").get(pk=conversation_id)
-    pending = list(
-        conversation.messages.filter(direction=Direction.IN, processed_at__isnull=True).order_by("created_at", "id")
-    )
+    conversation = Conversation.objects.select_related("lead", "profile").get(pk=conversation_id)
+    pending = list(_unanswered(conversation_id).order_by("created_at", "id"))
     if not pending:
         return TurnOutcome.NOTHING_TO_DO
     if conversation.owner == Owner.HUMAN:
@@ -132,7 +136,7 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
                 origin=MessageOrigin.AGENT,
                 kind="text",
                 text=bubble,
-                provider=conversation.chip.gateway.kind,
+                provider=answered[0].provider,  # the chip's gateway, as the customer's message says
                 status=MessageStatus.PENDING,
                 sequence=index,
                 agent_run=run,
