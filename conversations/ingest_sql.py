@@ -9,9 +9,10 @@ the ORM would store them.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import cache
 
-from django.db import connection
+from django.db import connection, transaction
 
 from conversations.models import Message
 
@@ -32,7 +33,9 @@ def message_insert_new(row: Message) -> int | None:
     """Insert `row`; its new id, or None when (chip, provider message id) is already stored."""
     sql, fields = _statement(connection.vendor)
     params = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
-    with connection.cursor() as cursor:
+    # Inside a transaction (several events, or a test) a failure must not poison the rest of it.
+    guard = transaction.atomic if connection.in_atomic_block else nullcontext
+    with guard(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = cursor.fetchone()
     if inserted is None:

@@ -50,8 +50,6 @@ def media_fetch(*, message_id: int) -> str | None:
         if exc.permanent:
             return _record_error(message, str(exc))
         raise TransientMediaError(str(exc)) from exc
-    finally:
-        provider.close()
     if len(file.content) > settings.MEDIA_MAX_BYTES:
         return _record_error(message, f"file larger than {settings.MEDIA_MAX_BYTES} bytes")
     mime_type = file.mime_type or stored.mime_type

@@ -46,7 +46,7 @@ def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
     report = DeliveryReport()
     conversation = Conversation.objects.select_related("lead").get(pk=conversation_id)
     chip = chip_for_send(conversation.chip_id)
-    # One client for every bubble: its connection to the gateway is kept alive between them.
+    # Gateway clients are shared per process: connections stay alive between bubbles and turns.
     provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
     try:
         while True:
@@ -60,7 +60,6 @@ def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
                 continue
             _send_one(provider, conversation, chip, message, report)
     finally:
-        provider.close()
         if report.sent:
             Conversation.objects.filter(pk=conversation_id).update(last_outbound_at=timezone.now())
     return report

@@ -105,8 +105,6 @@ def contact_with_phone(*, chip_id: int, contact: dict) -> dict:
     except ProviderError as exc:
         log.info("identity.lid_lookup_failed", chip_id=chip_id, error=str(exc))
         phone = None
-    finally:
-        provider.close()
     return {**contact, "phone": phone} if phone else contact
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import Counter
@@ -65,6 +65,11 @@ def receive(request: HttpRequest, *, endpoint: str, path_secret: str = "") -> Js
             outcome.merge(webhook_events_record(chip=target, events=provider.parse(part)))
     except WebhookRejected as rejection:
         return JsonResponse({"error": rejection.message}, status=rejection.status)
+    except DataError:
+        # The body is at fault (a NUL character, an id longer than any real one): retrying cannot help.
+        return JsonResponse(
+            {"error": "body has a value that cannot be stored (too long, or a NUL character)"}, status=400
+        )
     except DatabaseError as exc:
         log.error("webhook.database_unavailable", endpoint=endpoint, error=exc.__class__.__name__)
         return JsonResponse({"error": "database unavailable, retry later"}, status=503)

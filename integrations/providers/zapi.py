@@ -325,7 +325,7 @@ def _parse_status(payload: Mapping[str, Any]) -> list[Event]:
     raw_status = payload.get("status")
     if raw_status == "READ_BY_ME":
         return [Ignored("READ_BY_ME is our number reading their message")]
-    status = STATUS_MAP.get(raw_status)
+    status = STATUS_MAP.get(raw_status) if isinstance(raw_status, str) else None
     if status is None:
         return [Ignored(f"message status {raw_status!r} is not used")]
     recipient = _contact(payload, from_me=True)

@@ -128,3 +128,11 @@ def test_unused_event_is_ignored_not_rejected():
     assert provider.parse({"instance": "x", "event": "contacts.update", "data": [{}]}) == [
         Ignored("event contacts.update is not used")
     ]
+
+
+@pytest.mark.parametrize("value", [[], {}, True])
+def test_status_and_state_of_the_wrong_type_are_not_a_crash(value):
+    update = {"instance": "x", "event": "messages.update", "data": {"keyId": "A1", "status": value}}
+    assert isinstance(provider.parse(update)[0], Ignored)
+    with pytest.raises(WebhookRejected):
+        provider.parse({"instance": "x", "event": "connection.update", "data": {"state": value}})

@@ -208,6 +208,7 @@ def test_database_down_answers_503(client, chip, monkeypatch):
     assert response.status_code == 503
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: no savepoints in the count
 def test_routing_is_cached_briefly_per_process(client, chip, settings, django_assert_num_queries):
     settings.WEBHOOK_ROUTE_CACHE_SECONDS = 60
     headers = evolution_headers(chip.gateway.webhook_secret)
@@ -299,4 +300,17 @@ def test_edit_and_delete_events_need_credentials(client, chip):
     for name in ("messages.edited__text_v2_3_7", "messages.delete__revoke_v2_3_7", "send.message__text_v2_3_7"):
         response = post(client, with_instance(name), HTTP_X_WEBHOOK_TOKEN="wrong")
         assert response.status_code == 401
+    assert stored_nothing()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("field", ["id", "text"])
+def test_values_the_database_cannot_store_are_a_400_not_a_retry(client, chip, field):
+    body = evolution_text(instance="acme-01", message_id="OK1")
+    if field == "id":
+        body["data"]["key"]["id"] = "X" * 500  # longer than any WhatsApp id
+    else:
+        body["data"]["message"]["conversation"] = "Oi\x00tudo bem"  # PostgreSQL cannot store NUL
+    response = post(client, body, **evolution_headers(chip.gateway.webhook_secret))
+    assert response.status_code == 400
     assert stored_nothing()

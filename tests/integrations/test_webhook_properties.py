@@ -1,7 +1,8 @@
 """Every webhook endpoint, fed malformed, truncated, wrongly typed and oversized bodies.
 
 Whatever arrives — signed as the provider signs or not — the answer is never a 5xx, and a body
-that is refused stores nothing and changes nothing already stored.
+that is refused stores nothing and changes nothing already stored. WEBHOOK_PROPERTY_EXAMPLES
+(default 60 per endpoint) searches deeper when set higher.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -101,7 +103,7 @@ def bodies(draw, spec):
 
 
 settings_for_webhooks = hypothesis_settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("WEBHOOK_PROPERTY_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,

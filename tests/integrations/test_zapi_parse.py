@@ -603,3 +603,18 @@ def test_body_without_instance_id_cannot_be_routed(body):
     with pytest.raises(WebhookRejected) as caught:
         ZapiProvider.route_key(body)
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("status", [[], {}, 3, None])
+def test_a_status_of_the_wrong_type_is_not_a_crash(status):
+    body = {
+        "instanceId": "I1",
+        "status": status,
+        "ids": ["999"],
+        "momment": 1632234645000,
+        "phone": "5544999999999",
+        "type": "MessageStatusCallback",
+        "isGroup": False,
+    }
+    [event] = ZapiProvider(GatewayConfig(kind="zapi", base_url="https://api.z-api.io")).parse(body)
+    assert isinstance(event, Ignored)

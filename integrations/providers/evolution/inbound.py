@@ -285,7 +285,10 @@ def _parse_status(data: Mapping[str, Any]) -> list[Event]:
         # 2.3.7+ posts an edit as an update with a made-up SERVER_ACK and the new content.
         text = _edited_text(update)
         return [MessageEdited(provider_message_id=message_id, text=text)] if text else [Ignored("edit without text")]
-    status = STATUS_MAP.get(data.get("status"))
+    raw_status = data.get("status")
+    # Names or renderStatus numbers; anything else (a list, a bool) is no status at all.
+    known = isinstance(raw_status, (str, int)) and not isinstance(raw_status, bool)
+    status = STATUS_MAP.get(raw_status) if known else None
     if status is None:
         # Edits and revokes arrive as updates without a delivery status ("DELETED" or none).
         return [Ignored("update without a delivery status")]
@@ -293,7 +296,8 @@ def _parse_status(data: Mapping[str, Any]) -> list[Event]:
 
 
 def _parse_connection(data: Mapping[str, Any]) -> list[Event]:
-    state = CONNECTION_STATE_MAP.get(data.get("state"))
+    raw_state = data.get("state")
+    state = CONNECTION_STATE_MAP.get(raw_state) if isinstance(raw_state, str) else None
     if state is None:
         raise WebhookRejected(400, "connection update has no known 'state'")
     reason = data.get("statusReason")
