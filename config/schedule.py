@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -10,4 +12,8 @@ class PeriodicJob:
     every_seconds: int
 
 
-PERIODIC_JOBS = (PeriodicJob(name="pipeline sweeper", task="conversations.sweep", every_seconds=10),)
+PERIODIC_JOBS = (
+    PeriodicJob(name="pipeline sweeper", task="conversations.sweep", every_seconds=10),
+    PeriodicJob(name="chip health check", task="chips.health_check", every_seconds=settings.CHIP_HEALTH_CHECK_SECONDS),
+    PeriodicJob(name="salvy sync", task="chips.sync_salvy", every_seconds=settings.SALVY_SYNC_SECONDS),
+)

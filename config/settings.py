@@ -208,6 +208,25 @@ SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 CLOUDAPI_APP_SECRET = env.str("CLOUDAPI_APP_SECRET", default="")
 CLOUDAPI_VERIFY_TOKEN = env.str("CLOUDAPI_VERIFY_TOKEN", default="")
 
+# --- The fleet: warm-up, pacing, health ------------------------------------------------------------
+# Where gateways reach this Recado (webhook URLs configured on new sessions), without a trailing slash.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Daily cap by days since warm-up began, "day:cap" steps; the chip is warmed once the last day is reached.
+CHIP_WARMUP_PLAN = env.str("CHIP_WARMUP_PLAN", default="0:20,3:50,7:100,14:200")
+# Daily cap of proactive sends once warmed (a chip's own daily_cap overrides both).
+CHIP_DAILY_CAP = env.int("CHIP_DAILY_CAP", default=500)
+# Minimum seconds between two sends of one chip, plus up to this much random jitter.
+CHIP_SEND_INTERVAL_SECONDS = env.float("CHIP_SEND_INTERVAL_SECONDS", default=3.0)
+CHIP_SEND_JITTER_SECONDS = env.float("CHIP_SEND_JITTER_SECONDS", default=2.0)
+# No proactive sends in these local hours (replies to a customer who wrote are not affected).
+CHIP_QUIET_HOURS = env.str("CHIP_QUIET_HOURS", default="21:00-08:00")
+CHIP_TIME_ZONE = env.str("CHIP_TIME_ZONE", default="America/Sao_Paulo")
+# How often beat asks every gateway for its chips' connection state, and syncs Salvy.
+CHIP_HEALTH_CHECK_SECONDS = env.int("CHIP_HEALTH_CHECK_SECONDS", default=120)
+SALVY_SYNC_SECONDS = env.int("SALVY_SYNC_SECONDS", default=900)
+# Release a banned number at Salvy (reason whatsapp-ban) unless the chip says otherwise.
+CHIP_CANCEL_ON_BAN = env.bool("CHIP_CANCEL_ON_BAN", default=False)
+
 # --- Web ----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

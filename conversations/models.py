@@ -190,6 +190,9 @@ class Message(models.Model):
     contact = models.JSONField(default=dict, blank=True, help_text="Sender identity as the payload gave it.")
     raw = models.JSONField(default=dict, blank=True)
     sequence = models.PositiveSmallIntegerField(default=0, help_text="Bubble order within one turn.")
+    proactive = models.BooleanField(
+        default=False, help_text="We started this exchange (a follow-up): daily caps and quiet hours apply."
+    )
     agent_run = models.ForeignKey(AgentRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
     provider_timestamp = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
