@@ -34,6 +34,10 @@ class Profile:
     hot_threshold: int = 70
     warm_threshold: int = 40
     model: str = ""
+    # What an image usually is for this business, for the vision model ("read the bill's value").
+    image_hint: str = ""
+    # Money the agent may quote; anything else about prices is for a human.
+    allowed_prices: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class ChatMessage:
     text: str
     kind: str = "text"
     at: datetime | None = None
+    # What media understanding made of an audio, image or document ('' when none or it failed).
+    media_text: str = ""
+    media_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,10 @@ class TurnContext:
     history: tuple[ChatMessage, ...] = ()
     push_name: str = ""
     state: dict[str, Any] = field(default_factory=dict)
+    # Business hours, as the conversation's clock sees them now.
+    business_open: bool = True
+    next_opening: str = ""  # e.g. "segunda-feira às 08:00", for "a person will answer ..."
+    summary: str = ""  # older messages, summarised, when the history was cut
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -17,6 +18,15 @@ class RunInfo:
     fallback_used: bool = False
     error: str = ""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    breaker_open: bool = False  # the LLM was skipped because its circuit breaker is open
+
+
+# The closed set of actions a decision may carry (the LLM's tools map onto them).
+HANDOFF = "handoff"
+FOLLOWUP = "followup"
+QUOTE = "quote"
+OPT_OUT = "opt_out"
+ACTIONS = frozenset({HANDOFF, FOLLOWUP, QUOTE, OPT_OUT})
 
 
 @dataclass
@@ -27,5 +37,8 @@ class Decision:
     score: int | None = None
     temperature: str | None = None  # cold, warm, hot
     stage: str | None = None  # new, engaged, qualifying, qualified, handed_off
-    actions: list[str] = field(default_factory=list)  # e.g. "handoff"
+    actions: list[str] = field(default_factory=list)  # members of ACTIONS
+    handoff_reason: str = ""
+    followup_at: datetime | None = None  # when to write again if the lead goes quiet
+    quote_details: str = ""
     run: RunInfo = field(default_factory=RunInfo)
