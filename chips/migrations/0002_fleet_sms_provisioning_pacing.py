@@ -5,91 +5,148 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chips', '0001_initial'),
+        ("chips", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SalvyDelivery',
+            name="SalvyDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('svix_id', models.CharField(max_length=100, unique=True)),
-                ('event_type', models.CharField(max_length=64)),
-                ('payload', models.JSONField(default=dict)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("svix_id", models.CharField(max_length=100, unique=True)),
+                ("event_type", models.CharField(max_length=64)),
+                ("payload", models.JSONField(default=dict)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-received_at'],
+                "ordering": ["-received_at"],
             },
         ),
         migrations.AddField(
-            model_name='chip',
-            name='cancel_on_ban',
-            field=models.BooleanField(default=False, help_text='Release the number at Salvy (reason whatsapp-ban) when WhatsApp bans it.'),
+            model_name="chip",
+            name="cancel_on_ban",
+            field=models.BooleanField(
+                default=False, help_text="Release the number at Salvy (reason whatsapp-ban) when WhatsApp bans it."
+            ),
         ),
         migrations.AddField(
-            model_name='chip',
-            name='next_send_at',
-            field=models.DateTimeField(blank=True, help_text='Pacing: the earliest moment this chip may send its next message.', null=True),
+            model_name="chip",
+            name="next_send_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Pacing: the earliest moment this chip may send its next message.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='chipsession',
-            name='checked_at',
-            field=models.DateTimeField(blank=True, help_text='Last time the health check asked the gateway.', null=True),
+            model_name="chipsession",
+            name="checked_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last time the health check asked the gateway.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='chipsession',
-            name='detail',
+            model_name="chipsession",
+            name="detail",
             field=models.CharField(blank=True, help_text="The gateway's own words on the state.", max_length=255),
         ),
         migrations.AddField(
-            model_name='chipsession',
-            name='qr_image',
-            field=models.TextField(blank=True, help_text='A data: URI, when the gateway gives only a picture.'),
+            model_name="chipsession",
+            name="qr_image",
+            field=models.TextField(blank=True, help_text="A data: URI, when the gateway gives only a picture."),
         ),
         migrations.CreateModel(
-            name='ProvisioningJob',
+            name="ProvisioningJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ddd', models.CharField(max_length=2)),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('steps', models.JSONField(blank=True, default=list, help_text='[{at, step, detail}] in order.')),
-                ('salvy_account_id', models.CharField(blank=True, max_length=64)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('requested_by', models.CharField(blank=True, max_length=128)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('chip', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chips.chip')),
-                ('gateway', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chips.gateway')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ddd", models.CharField(max_length=2)),
+                ("name", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("steps", models.JSONField(blank=True, default=list, help_text="[{at, step, detail}] in order.")),
+                ("salvy_account_id", models.CharField(blank=True, max_length=64)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("requested_by", models.CharField(blank=True, max_length=128)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "chip",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="chips.chip",
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="chips.gateway",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SmsCode',
+            name="SmsCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('salvy_sms_id', models.CharField(help_text="Salvy's id: webhook and poll agree.", max_length=64, unique=True)),
-                ('salvy_account_id', models.CharField(blank=True, max_length=64)),
-                ('origin', models.CharField(blank=True, max_length=32)),
-                ('destination', models.CharField(blank=True, max_length=20)),
-                ('text', models.TextField(blank=True)),
-                ('code', models.CharField(blank=True, max_length=16)),
-                ('source', models.CharField(choices=[('webhook', 'Webhook'), ('poll', 'Poll')], default='webhook', max_length=8)),
-                ('received_at', models.DateTimeField(blank=True, null=True)),
-                ('used_at', models.DateTimeField(blank=True, help_text='When the code was submitted or marked used.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('chip', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sms_codes', to='chips.chip')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "salvy_sms_id",
+                    models.CharField(help_text="Salvy's id: webhook and poll agree.", max_length=64, unique=True),
+                ),
+                ("salvy_account_id", models.CharField(blank=True, max_length=64)),
+                ("origin", models.CharField(blank=True, max_length=32)),
+                ("destination", models.CharField(blank=True, max_length=20)),
+                ("text", models.TextField(blank=True)),
+                ("code", models.CharField(blank=True, max_length=16)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("webhook", "Webhook"), ("poll", "Poll")], default="webhook", max_length=8
+                    ),
+                ),
+                ("received_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "used_at",
+                    models.DateTimeField(
+                        blank=True, help_text="When the code was submitted or marked used.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "chip",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="sms_codes",
+                        to="chips.chip",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SMS code',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name": "SMS code",
+                "ordering": ["-received_at", "-id"],
             },
         ),
     ]

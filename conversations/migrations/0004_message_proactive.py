@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversations', '0003_message_edits_revokes_receipts'),
+        ("conversations", "0003_message_edits_revokes_receipts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='proactive',
-            field=models.BooleanField(default=False, help_text='We started this exchange (a follow-up): daily caps and quiet hours apply.'),
+            model_name="message",
+            name="proactive",
+            field=models.BooleanField(
+                default=False, help_text="We started this exchange (a follow-up): daily caps and quiet hours apply."
+            ),
         ),
     ]
