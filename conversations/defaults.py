@@ -36,4 +36,9 @@ DEFAULT_PROFILE = {
     "qualification_fields": DEFAULT_QUALIFICATION_FIELDS,
     "hot_threshold": 70,
     "warm_threshold": 40,
+    "debounce_seconds": 2,
+    "debounce_max_wait_seconds": 20,
+    "followup_cadence_hours": [24, 72],
+    # Monday to Friday, 08:00-18:00 in the profile's time zone.
+    "business_hours": {day: ["08:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
 }

@@ -27,9 +27,25 @@ class AgentProfile(models.Model):
     warm_threshold = models.PositiveSmallIntegerField(default=40)
     timezone = models.CharField(max_length=64, default="America/Sao_Paulo")
     business_hours = models.JSONField(default=dict, blank=True)
-    debounce_seconds = models.PositiveSmallIntegerField(default=0)
+    holidays = models.JSONField(
+        default=list, blank=True, help_text='Dates without business hours: ["2026-12-25", "2027-01-01", ...]'
+    )
+    debounce_seconds = models.PositiveSmallIntegerField(
+        default=2, help_text="Answer a burst once: wait this long after the customer's last message."
+    )
+    debounce_max_wait_seconds = models.PositiveSmallIntegerField(
+        default=30, help_text="But never wait longer than this after the first unanswered message."
+    )
     human_idle_minutes = models.PositiveIntegerField(default=30)
+    followup_cadence_hours = models.JSONField(
+        default=list, blank=True, help_text="Hours of silence before each follow-up, e.g. [24, 72]."
+    )
+    image_hint = models.CharField(
+        max_length=300, blank=True, help_text="What customers' images usually are, e.g. \"read the bill's total\"."
+    )
+    allowed_prices = models.TextField(blank=True, help_text="Prices and discounts the agent may state, verbatim.")
     model = models.CharField(max_length=100, blank=True, help_text="Overrides AGENT_MODEL for this profile.")
+    max_bubbles = models.PositiveSmallIntegerField(default=3, help_text="Most bubbles in one answer.")
     chips = models.ManyToManyField("chips.Chip", through="ProfileChip", blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -190,6 +206,10 @@ class Message(models.Model):
     contact = models.JSONField(default=dict, blank=True, help_text="Sender identity as the payload gave it.")
     raw = models.JSONField(default=dict, blank=True)
     sequence = models.PositiveSmallIntegerField(default=0, help_text="Bubble order within one turn.")
+    media_text = models.TextField(blank=True, help_text="What an audio said, an image showed, a document read.")
+    purpose = models.CharField(
+        max_length=24, blank=True, help_text="Why an outbound message exists when it is special (opt_out_ack)."
+    )
     proactive = models.BooleanField(
         default=False, help_text="We started this exchange (a follow-up): daily caps and quiet hours apply."
     )
@@ -248,3 +268,28 @@ class EarlyStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_message_id}: {self.status}"
+
+
+class FollowUpStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    CANCELLED = "cancelled"  # the lead wrote back, opted out, or a human took over
+
+
+class FollowUp(models.Model):
+    """A proactive message due when a lead goes quiet (the agent's schedule_followup, or the cadence)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="followups")
+    due_at = models.DateTimeField()
+    step = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"follow-up {self.step} of {self.conversation_id} at {self.due_at:%Y-%m-%d %H:%M}"

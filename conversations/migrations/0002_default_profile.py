@@ -8,7 +8,9 @@ from conversations.defaults import DEFAULT_PROFILE
 def create_default_profile(apps, schema_editor):
     AgentProfile = apps.get_model("conversations", "AgentProfile")
     if not AgentProfile.objects.filter(is_default=True).exists():
-        AgentProfile.objects.create(**DEFAULT_PROFILE)
+        # Only the columns that exist at this point of history; later migrations fill the rest.
+        columns = {field.name for field in AgentProfile._meta.get_fields()}
+        AgentProfile.objects.create(**{key: value for key, value in DEFAULT_PROFILE.items() if key in columns})
 
 
 def remove_default_profile(apps, schema_editor):
