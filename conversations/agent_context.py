@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
+from django.utils import timezone
 
 from agent.context import ChatMessage, LLMConfig, Profile, QualificationField, TurnContext
+from conversations.hours import opening_state
 from conversations.models import AgentProfile, Conversation, Lead, Message
 from conversations.statuses import Direction, MessageOrigin, MessageStatus
 
 HISTORY_LENGTH = 20
+# Media the agent is given a transcription, description or text of.
+UNDERSTOOD_KINDS = frozenset({"audio", "image", "document"})
 # Lead columns that mirror qualification answers of the same key.
 LEAD_COLUMNS = ("name", "email", "company", "city")
 KIND_PLACEHOLDERS = {
@@ -46,6 +52,8 @@ def profile_data(profile: AgentProfile) -> Profile:
         hot_threshold=profile.hot_threshold,
         warm_threshold=profile.warm_threshold,
         model=profile.model,
+        image_hint=profile.image_hint,
+        allowed_prices=profile.allowed_prices,
     )
 
 
@@ -66,10 +74,18 @@ def chat_message(message: Message) -> ChatMessage:
     text = message.text or message.caption
     if message.kind != "text":
         text = " ".join(filter(None, [KIND_PLACEHOLDERS.get(message.kind, ""), text]))
-    return ChatMessage(role=role, text=text, kind=message.kind, at=message.provider_timestamp or message.created_at)
+    return ChatMessage(
+        role=role,
+        text=text,
+        kind=message.kind,
+        at=message.provider_timestamp or message.created_at,
+        media_text=message.media_text,
+        # Fetched and understood nothing: the agent says so instead of pretending it saw the file.
+        media_failed=message.kind in UNDERSTOOD_KINDS and not message.media_text and bool(message.media.get("error")),
+    )
 
 
-def turn_context(conversation: Conversation, pending: list[Message]) -> TurnContext:
+def turn_context(conversation: Conversation, pending: list[Message], *, now: datetime | None = None) -> TurnContext:
     """The profile, what we know of the lead, and the last messages up to those being answered."""
     pending_ids = {message.pk for message in pending}
     earlier = (
@@ -79,8 +95,15 @@ def turn_context(conversation: Conversation, pending: list[Message]) -> TurnCont
     )
     new_messages = tuple(chat_message(message) for message in pending)
     history = (tuple(chat_message(message) for message in reversed(list(earlier))) + new_messages)[-HISTORY_LENGTH:]
+    profile = conversation.profile
+    now = now or timezone.now()
+    hours = opening_state(
+        business_hours=profile.business_hours, holidays=profile.holidays, time_zone=profile.timezone, now=now
+    )
     return TurnContext(
-        profile=profile_data(conversation.profile),
+        profile=profile_data(profile),
+        business_open=hours.is_open,
+        next_opening=hours.next_opening_text(now),
         lead_fields=lead_facts(conversation.lead),
         new_messages=new_messages,
         history=history,

@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from chips.connection import connection_event_apply
 from chips.selectors import RoutedChip
-from chips.services import chip_session_apply
 from conversations.identity import lead_resolve
 from conversations.ingest_sql import message_insert_new
 from conversations.models import EarlyStatus, Message
@@ -75,7 +75,7 @@ def webhook_events_record(*, chip: RoutedChip, events: list[Event]) -> RecordOut
                     chip_id=chip.chip_id, provider_message_id=event.provider_message_id
                 )
             elif isinstance(event, (ConnectionUpdate, QrUpdate)):
-                chip_session_apply(chip_id=chip.chip_id, update=event)
+                connection_event_apply(chip_id=chip.chip_id, update=event, triggered_by="webhook")
                 outcome.session_updates += 1
             elif isinstance(event, IdentityLink):
                 if event.contact.known:

@@ -13,7 +13,8 @@ from chips.selectors import chip_for_send
 from conversations.defaults import DEFAULT_PROFILE
 from conversations.identity import lead_resolve
 from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner
-from conversations.statuses import Direction, MessageStatus
+from conversations.ownership import followups_cancel, human_takeover, own_send_in_flight
+from conversations.statuses import Direction, MessageOrigin, MessageStatus
 from integrations.providers.base import ProviderError
 from integrations.providers.registry import provider_for
 
@@ -75,16 +76,32 @@ def inbound_attach(*, message_id: int) -> int | None:
     now = timezone.now()
 
     if message.direction == Direction.OUT:
-        # Our number's own message typed on the phone: part of the timeline, nothing to answer.
-        Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=now, updated_at=now)
-        _mark_processed(message.pk, status=None)
-        return None
+        return _phone_message_attach(message, conversation, now)
 
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=now, updated_at=now)
+    # The lead wrote back: a follow-up planned for their silence would now be out of place.
+    followups_cancel(conversation_id=conversation.pk, reason="the lead wrote")
     if message.chip.status in OUT_OF_SERVICE or conversation.owner == Owner.HUMAN:
         _mark_processed(message.pk, status=MessageStatus.PROCESSED)
         return None
+    if Lead.objects.filter(pk=conversation.lead_id, opted_out_at__isnull=False).exists():
+        # Opted out: recorded for the timeline, never answered (the send gate would refuse anyway).
+        _mark_processed(message.pk, status=MessageStatus.PROCESSED)
+        return None
     return conversation.pk
+
+
+def _phone_message_attach(message: Message, conversation: Conversation, now) -> None:
+    """Our number's own message: typed on the phone by a person, unless it is the echo of our send."""
+    if message.origin == MessageOrigin.PHONE:
+        if own_send_in_flight(conversation_id=conversation.pk, now=now):
+            # Possibly our own bubble echoed before the send settled (the echo is then folded into
+            # it and this row deleted). Left unprocessed, the sweeper hands it over again later.
+            return None
+        human_takeover(conversation_id=conversation.pk, reason="a person answered from the phone", now=now)
+    Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=now, updated_at=now)
+    _mark_processed(message.pk, status=None)
+    return None
 
 
 def contact_with_phone(*, chip_id: int, contact: dict) -> dict:

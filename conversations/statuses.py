@@ -61,3 +61,7 @@ OUTBOUND_RANK: dict[str, int] = {
 REPORTABLE = frozenset(
     {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED}
 )
+
+
+# Message.purpose of the one confirmation an opted-out lead receives (the send gate lets it through).
+OPT_OUT_ACK = "opt_out_ack"

@@ -6,6 +6,7 @@
   delivered.
 - Sends stuck in `sending` (the worker died mid-call) become `unknown`: they may have gone out,
   so they are not re-sent; the gateway's echo and status events settle them.
+- Conversations whose human went quiet past `human_until` go back to the bot.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from chips.services import alert_raise
 from conversations.models import Message
+from conversations.ownership import bot_return_due
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
 
 PENDING_GRACE = timedelta(seconds=30)
@@ -28,6 +30,7 @@ class SweepReport:
     rehanded: int = 0
     redelivered_conversations: int = 0
     unknown: int = 0
+    returned_to_bot: int = 0
 
 
 def sweep() -> SweepReport:
@@ -74,4 +77,5 @@ def sweep() -> SweepReport:
                 message="A send was interrupted; it may or may not have reached the customer.",
                 details={"message_id": message.pk},
             )
+    report.returned_to_bot = bot_return_due(now=now)
     return report

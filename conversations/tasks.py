@@ -11,7 +11,7 @@ from conversations.models import Message
 from conversations.outbound import TransientSendError, outbound_deliver, outbound_stalled
 from conversations.routing import inbound_attach
 from conversations.sweeper import sweep as sweep_pipeline
-from conversations.turns import TurnOutcome, turn_run
+from conversations.turns import TurnOutcome, turn_run, turn_wait
 
 
 @shared_task(name="conversations.handle_inbound")
@@ -38,6 +38,10 @@ def fetch_media(self, message_id: int) -> str | None:
 @shared_task(bind=True, name="conversations.run_turn", max_retries=100)
 def run_turn(self, conversation_id: int) -> str:
     outcome = turn_run(conversation_id=conversation_id)
+    if outcome is TurnOutcome.WAITING:
+        # The customer may still be typing (or their audio is being read): look again when due.
+        wait = turn_wait(conversation_id=conversation_id)
+        raise self.retry(countdown=max(0.2, wait) + random.uniform(0, 0.3))
     if outcome is TurnOutcome.BUSY:
         # Another turn of this conversation is running; it answers what it sees, we catch the rest.
         raise self.retry(countdown=1 + random.random())

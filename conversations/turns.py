@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -22,14 +22,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agent.brain import decide
-from agent.decision import Decision
-from conversations.agent_context import LEAD_COLUMNS, llm_config, turn_context
-from conversations.models import AgentRun, Conversation, Lead, Message, Owner, Stage
-from conversations.statuses import Direction, MessageOrigin, MessageStatus
+from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
+from conversations.agent_context import LEAD_COLUMNS, UNDERSTOOD_KINDS, llm_config, turn_context
+from conversations.models import AgentRun, Conversation, FollowUp, Lead, Message, Owner, Stage
+from conversations.ownership import followups_cancel
+from conversations.statuses import OPT_OUT_ACK, Direction, MessageOrigin, MessageStatus
 
 log = structlog.get_logger(__name__)
 
 MAX_ROUNDS = 3  # messages that arrive during a turn are answered by the same task, a few times over
+MEDIA_POLL = timedelta(seconds=2)
+# Reading an audio or image takes a few seconds: even with a short debounce, allow that long for it.
+MEDIA_WAIT_FLOOR = timedelta(seconds=45)
 
 
 class TurnOutcome(enum.Enum):
@@ -37,9 +41,44 @@ class TurnOutcome(enum.Enum):
     NOTHING_TO_DO = "nothing_to_do"
     BUSY = "busy"  # another turn holds the lease
     LEASE_LOST = "lease_lost"  # our lease expired and another turn took over
+    WAITING = "waiting"  # the customer may still be typing, or their media is being read: see turn_wait
+
+
+def turn_wait(*, conversation_id: int, now: datetime | None = None) -> float:
+    """Seconds to hold the turn: a burst is answered once, after the customer paused.
+
+    The turn waits `debounce_seconds` after the latest unanswered message, but never longer than
+    `debounce_max_wait_seconds` after the first one, so a chatty customer is not starved. It also
+    waits (within the same bound) for audio, images and documents still being fetched and read,
+    so the agent answers what the customer sent rather than a placeholder.
+    """
+    now = now or timezone.now()
+    profile = Conversation.objects.filter(pk=conversation_id).values(
+        "profile__debounce_seconds", "profile__debounce_max_wait_seconds"
+    )
+    settings_row = profile.first()
+    if settings_row is None:
+        return 0.0
+    unanswered = list(_unanswered(conversation_id).values_list("created_at", "kind", "media_text", "media"))
+    if not unanswered:
+        return 0.0
+    first = min(row[0] for row in unanswered)
+    last = max(row[0] for row in unanswered)
+    deadline = first + timedelta(seconds=settings_row["profile__debounce_max_wait_seconds"])
+    ready_at = last + timedelta(seconds=settings_row["profile__debounce_seconds"])
+    if any(_media_unread(kind, media_text, media) for _, kind, media_text, media in unanswered):
+        ready_at = max(ready_at, now + MEDIA_POLL)
+        deadline = max(deadline, first + MEDIA_WAIT_FLOOR)
+    return max(0.0, (min(ready_at, deadline) - now).total_seconds())
+
+
+def _media_unread(kind: str, media_text: str, media: dict) -> bool:
+    return kind in UNDERSTOOD_KINDS and not media_text and not media.get("error") and not media.get("understood")
 
 
 def turn_run(*, conversation_id: int) -> TurnOutcome:
+    if turn_wait(conversation_id=conversation_id) > 0:
+        return TurnOutcome.WAITING
     outcome = TurnOutcome.NOTHING_TO_DO
     for _ in range(MAX_ROUNDS):
         token = _lease_acquire(conversation_id)
@@ -54,6 +93,8 @@ def turn_run(*, conversation_id: int) -> TurnOutcome:
         outcome = TurnOutcome.ANSWERED
         if not _unanswered(conversation_id).exists():  # nothing arrived meanwhile: no second round
             return outcome
+        if turn_wait(conversation_id=conversation_id) > 0:
+            return outcome  # the new messages' own turn tasks answer them once the customer pauses
     return outcome
 
 
@@ -123,11 +164,19 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
         _lead_apply(conversation.lead, decision)
         conversation.agent_state = decision.state
         conversation_fields = ["agent_state", "updated_at"]
-        if "handoff" in decision.actions:
+        bubbles = [bubble.strip() for bubble in decision.bubbles if bubble and bubble.strip()]
+        purpose = ""
+        if OPT_OUT in decision.actions:
+            _opt_out(conversation, now)
+            bubbles, purpose = bubbles[:1], OPT_OUT_ACK  # one confirmation, then silence
+        elif HANDOFF in decision.actions:
             conversation.owner = Owner.HUMAN
             conversation.human_until = now + timedelta(minutes=conversation.profile.human_idle_minutes)
+            conversation.agent_state = {**decision.state, "handoff_reason": decision.handoff_reason[:200]}
             conversation_fields += ["owner", "human_until"]
-        bubbles = [bubble.strip() for bubble in decision.bubbles if bubble and bubble.strip()]
+            followups_cancel(conversation_id=conversation.pk, reason="handed off to a person")
+        if FOLLOWUP in decision.actions and decision.followup_at and OPT_OUT not in decision.actions:
+            FollowUp.objects.create(conversation=conversation, due_at=decision.followup_at, reason="agent scheduled")
         Message.objects.bulk_create(
             Message(
                 chip_id=conversation.chip_id,
@@ -140,12 +189,25 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
                 status=MessageStatus.PENDING,
                 sequence=index,
                 agent_run=run,
+                purpose=purpose,
                 processed_at=now,  # outbound rows never go through the inbound relay
             )
             for index, bubble in enumerate(bubbles)
         )
         conversation.save(update_fields=conversation_fields)
     return True
+
+
+def _opt_out(conversation: Conversation, now: datetime) -> None:
+    """Record the opt-out (LGPD: the lead asked us to stop) and drop whatever was planned for them."""
+    Lead.objects.filter(pk=conversation.lead_id, opted_out_at__isnull=True).update(opted_out_at=now, updated_at=now)
+    followups_cancel(conversation_id=conversation.pk, reason="the lead opted out")
+    Message.objects.filter(
+        conversation__lead_id=conversation.lead_id,
+        direction=Direction.OUT,
+        origin=MessageOrigin.AGENT,
+        status=MessageStatus.PENDING,
+    ).update(status=MessageStatus.FAILED, error="lead opted out", updated_at=now)
 
 
 def _mark_answered(message_ids: list[int]) -> int:
@@ -163,13 +225,15 @@ def _lead_apply(lead: Lead, decision: Decision) -> None:
         if key in LEAD_COLUMNS and _valid_column_value(key, value):
             setattr(lead, key, str(value)[: Lead._meta.get_field(key).max_length])
             fields.append(key)
+    if QUOTE in decision.actions and decision.quote_details:
+        lead.fields["quote_request"] = decision.quote_details[:1000]
     if decision.score is not None:
         lead.score = max(0, min(100, int(decision.score)))
         fields.append("score")
     if decision.temperature:
         lead.temperature = decision.temperature
         fields.append("temperature")
-    stage = decision.stage or (Stage.HANDED_OFF if "handoff" in decision.actions else None)
+    stage = decision.stage or (Stage.HANDED_OFF if HANDOFF in decision.actions else None)
     if stage:
         lead.stage = stage
         fields.append("stage")

@@ -59,9 +59,23 @@ def _fast_typing(settings):
     settings.TYPING_MAX_MS = 5
 
 
+@pytest.fixture(autouse=True)
+def _answer_at_once(monkeypatch):
+    # The default profile waits a couple of seconds for a burst to end. Tests answer at once unless
+    # they are about bursts: those set `debounce_seconds` on their profile themselves.
+    from conversations.defaults import DEFAULT_PROFILE
+
+    monkeypatch.setitem(DEFAULT_PROFILE, "debounce_seconds", 0)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Drop the test database cleanly even if a worker or server thread kept a connection open."""
+    from conversations.models import AgentProfile
+
+    with django_db_blocker.unblock():
+        # The migration-made default profile, as `_answer_at_once` makes new ones.
+        AgentProfile.objects.filter(is_default=True).update(debounce_seconds=0)
     yield
     with django_db_blocker.unblock():
         if connection.vendor == "postgresql":

@@ -1,0 +1,206 @@
+"""Conversation behaviour around the agent: bursts, human takeover from the phone, opt-out, follow-ups."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
+from conversations.models import Conversation, FollowUp, Lead, Message
+from conversations.routing import inbound_attach
+from conversations.sweeper import sweep
+from conversations.turns import TurnOutcome, decision_apply, turn_run, turn_wait
+from tests.conversations.helpers import receive, receive_and_attach, record_body
+from tests.factories import ChipFactory, OutboundMessageFactory
+from tests.payloads import evolution_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chip():
+    return ChipFactory(instance_name="acme-01")
+
+
+def from_the_phone(chip, *, message_id: str, text: str, phone_digits: str = "5511900000001"):
+    """Our own number's message as Evolution reports it: typed on the phone (or an echo of our send)."""
+    body = evolution_text(instance=chip.instance_name, message_id=message_id, text=text, phone_digits=phone_digits)
+    body["data"]["key"]["fromMe"] = True
+    record_body(chip, body)
+    return Message.objects.get(provider_message_id=message_id)
+
+
+def with_debounce(conversation_id: int, *, seconds: int, max_wait: int) -> None:
+    profile = Conversation.objects.get(pk=conversation_id).profile
+    profile.debounce_seconds, profile.debounce_max_wait_seconds = seconds, max_wait
+    profile.save()
+
+
+def age(message_ids, seconds: float) -> None:
+    Message.objects.filter(pk__in=message_ids).update(created_at=timezone.now() - timedelta(seconds=seconds))
+
+
+# --- bursts -----------------------------------------------------------------------------------
+
+
+def test_a_burst_is_answered_once_after_the_customer_pauses(chip):
+    first = receive(chip, message_id="B1", text="Oi")
+    conversation_id = inbound_attach(message_id=first.pk)
+    with_debounce(conversation_id, seconds=3, max_wait=20)
+    second = receive(chip, message_id="B2", text="sou o João")
+    inbound_attach(message_id=second.pk)
+
+    assert 0 < turn_wait(conversation_id=conversation_id) <= 3
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.WAITING
+    assert not Message.objects.filter(direction="out").exists()
+
+    age([first.pk, second.pk], 4)  # the customer went quiet
+    assert turn_wait(conversation_id=conversation_id) == 0
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.ANSWERED
+    assert set(Message.objects.filter(direction="in").values_list("status", flat=True)) == {"processed"}
+    assert Message.objects.filter(direction="out").values("agent_run").distinct().count() == 1
+
+
+def test_a_chatty_customer_is_answered_by_the_maximum_wait(chip):
+    first = receive(chip, message_id="C1", text="Oi")
+    conversation_id = inbound_attach(message_id=first.pk)
+    with_debounce(conversation_id, seconds=5, max_wait=10)
+    age([first.pk], 11)  # the first message waited past the maximum...
+    latest = receive(chip, message_id="C2", text="mais uma coisa")
+    inbound_attach(message_id=latest.pk)  # ...although the customer is still typing
+
+    assert turn_wait(conversation_id=conversation_id) == 0
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.ANSWERED
+
+
+def test_an_audio_still_being_read_holds_the_turn(chip):
+    message = receive(chip, message_id="A1", text="")
+    Message.objects.filter(pk=message.pk).update(kind="audio", media={"mime_type": "audio/ogg"})
+    conversation_id = inbound_attach(message_id=message.pk)
+
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.WAITING
+
+    Message.objects.filter(pk=message.pk).update(media_text="Quero um orçamento para 10 placas solares")
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.ANSWERED
+
+
+# --- a human on the phone ---------------------------------------------------------------------------
+
+
+def test_a_person_answering_from_the_phone_takes_the_conversation(chip):
+    conversation_id = receive_and_attach(chip, message_id="H1")
+    turn_run(conversation_id=conversation_id)
+    for index, bubble in enumerate(Message.objects.filter(direction="out")):
+        Message.objects.filter(pk=bubble.pk).update(status="sent", provider_message_id=f"OURS{index}")
+    bot_bubbles = Message.objects.filter(direction="out", origin="agent").count()
+
+    typed = from_the_phone(chip, message_id="PHONE1", text="Oi Maria, aqui é o Carlos, vou te ajudar")
+    assert inbound_attach(message_id=typed.pk) is None
+
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert conversation.owner == "human"
+    assert conversation.human_until > timezone.now() + timedelta(minutes=conversation.profile.human_idle_minutes - 1)
+    # While the human owns it, the bot stays silent.
+    later = receive(chip, message_id="H2", text="obrigada Carlos")
+    assert inbound_attach(message_id=later.pk) is None
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.NOTHING_TO_DO
+    assert Message.objects.filter(direction="out", origin="agent").count() == bot_bubbles
+    assert Message.objects.get(pk=later.pk).status == "processed"
+
+
+def test_our_own_echo_while_a_send_is_in_flight_is_not_a_takeover(chip):
+    conversation_id = receive_and_attach(chip, message_id="E1")
+    turn_run(conversation_id=conversation_id)
+    bubble = Message.objects.filter(direction="out", origin="agent").first()
+    Message.objects.filter(pk=bubble.pk).update(status="sending")  # the gateway has not answered yet
+
+    echo = from_the_phone(chip, message_id="ECHO9", text=bubble.text)
+    assert inbound_attach(message_id=echo.pk) is None
+
+    assert Conversation.objects.get(pk=conversation_id).owner == "bot"
+    assert Message.objects.get(pk=echo.pk).processed_at is None  # decided later, once the send settles
+
+
+def test_the_bot_comes_back_when_the_human_goes_quiet(chip):
+    conversation_id = receive_and_attach(chip, message_id="Q1")
+    Conversation.objects.filter(pk=conversation_id).update(
+        owner="human", human_until=timezone.now() - timedelta(seconds=1)
+    )
+    Conversation.objects.create(
+        lead=Lead.objects.create(phone="+5511911112222"),
+        chip=chip,
+        profile=Conversation.objects.get(pk=conversation_id).profile,
+        owner="human",
+        human_until=timezone.now() + timedelta(minutes=10),
+    )
+
+    assert sweep().returned_to_bot == 1
+    assert Conversation.objects.get(pk=conversation_id).owner == "bot"
+    assert Conversation.objects.filter(owner="human").count() == 1  # that human is still talking
+
+
+# --- decisions with actions -----------------------------------------------------------------------
+
+
+def apply(conversation_id: int, decision: Decision) -> None:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    Conversation.objects.filter(pk=conversation_id).update(turn_lease_token="T")
+    answered = list(Message.objects.filter(conversation=conversation, direction="in", processed_at__isnull=True))
+    assert decision_apply(conversation_id=conversation_id, lease_token="T", answered=answered, decision=decision)
+
+
+def test_opt_out_records_it_confirms_once_and_drops_what_was_planned(chip):
+    conversation_id = receive_and_attach(chip, message_id="S1", text="SAIR")
+    earlier = OutboundMessageFactory(conversation_id=conversation_id, chip=chip, status="pending")
+    FollowUp.objects.create(conversation_id=conversation_id, due_at=timezone.now() + timedelta(days=1))
+
+    apply(
+        conversation_id, Decision(bubbles=["Pronto, você não receberá mais mensagens.", "Até mais!"], actions=[OPT_OUT])
+    )
+
+    lead = Conversation.objects.get(pk=conversation_id).lead
+    assert lead.opted_out_at is not None
+    ack = Message.objects.filter(conversation_id=conversation_id, direction="out", purpose="opt_out_ack")
+    assert [m.text for m in ack] == ["Pronto, você não receberá mais mensagens."]
+    assert Message.objects.get(pk=earlier.pk).status == "failed"
+    assert set(FollowUp.objects.values_list("status", flat=True)) == {"cancelled"}
+    # A later message of the opted-out lead is recorded, never answered.
+    again = receive(chip, message_id="S2", text="oi?")
+    assert inbound_attach(message_id=again.pk) is None
+
+
+def test_handoff_gives_the_conversation_to_a_person_with_the_reason(chip):
+    conversation_id = receive_and_attach(chip, message_id="HO1", text="quero falar com um atendente")
+
+    apply(
+        conversation_id,
+        Decision(
+            bubbles=["Vou te passar para um especialista."], actions=[HANDOFF], handoff_reason="asked for a human"
+        ),
+    )
+
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert (conversation.owner, conversation.lead.stage) == ("human", "handed_off")
+    assert conversation.agent_state["handoff_reason"] == "asked for a human"
+
+
+def test_followup_and_quote_are_recorded(chip):
+    conversation_id = receive_and_attach(chip, message_id="F1", text="me manda uma proposta semana que vem")
+    due = timezone.now() + timedelta(days=7)
+
+    apply(
+        conversation_id,
+        Decision(bubbles=["Combinado!"], actions=[FOLLOWUP, QUOTE], followup_at=due, quote_details="10 licenças"),
+    )
+
+    assert FollowUp.objects.get(conversation_id=conversation_id).due_at == due
+    assert Conversation.objects.get(pk=conversation_id).lead.fields["quote_request"] == "10 licenças"
+
+
+def test_the_lead_writing_back_cancels_the_planned_followup(chip):
+    conversation_id = receive_and_attach(chip, message_id="W1")
+    FollowUp.objects.create(conversation_id=conversation_id, due_at=timezone.now() + timedelta(days=1))
+
+    receive_and_attach(chip, message_id="W2", text="voltei!")
+
+    assert FollowUp.objects.get(conversation_id=conversation_id).status == "cancelled"
