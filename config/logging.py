@@ -30,11 +30,13 @@ def configure(logging_settings: dict) -> None:
     logging.config.dictConfig(logging_settings)
 
 
-# Secrets that travel in URLs: the Z-API webhook path secret (/webhooks/<endpoint>/<secret>/) and
-# Z-API's instance token in outbound URLs (/instances/<id>/token/<token>/...).
+# Secrets that travel in URLs: the Z-API webhook path secret (/webhooks/<endpoint>/<secret>/),
+# Z-API's instance token in outbound URLs (/instances/<id>/token/<token>/...), and a Slack incoming
+# webhook (whoever has its URL can post to the operators' channel).
 _URL_SECRETS = (
     (re.compile(r"(/webhooks/[\w-]+/)[^/\s\"'?]+"), r"\1***"),
     (re.compile(r"/instances/[^/\s\"']+/token/[^/\s\"']+"), "/instances/***/token/***"),
+    (re.compile(r"(hooks\.slack\.com/services/)[^\s\"']+"), r"\1***"),
 )
 
 

@@ -43,3 +43,8 @@ def test_gunicorn_access_log_lines_are_masked():
     )
     assert atoms["r"] == "POST /webhooks/zapi/***/ HTTP/1.1"
     assert "s3cr3t" not in atoms["U"]
+
+
+def test_a_slack_webhook_url_is_masked():
+    line = 'HTTP Request: POST https://hooks.slack.com/services/T000/B000/XXXXSECRET "HTTP/1.1 200 OK"'
+    assert redact_url_secrets(line) == 'HTTP Request: POST https://hooks.slack.com/services/*** "HTTP/1.1 200 OK"'
