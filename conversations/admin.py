@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Sum
 
-from conversations.models import AgentProfile, AgentRun, Conversation, EarlyStatus, Lead, Message, ProfileChip
+from conversations.forms import AgentProfileForm
+from conversations.models import (
+    AgentProfile,
+    AgentRun,
+    Conversation,
+    EarlyStatus,
+    FollowUp,
+    Lead,
+    Message,
+    ProfileChip,
+)
+from conversations.selectors import agent_cost_summary
 
 
 class ProfileChipInline(admin.TabularInline):
@@ -27,14 +39,59 @@ class AgentProfileAdmin(admin.ModelAdmin):
     list_filter = ["is_default"]
     search_fields = ["name", "company_name"]
     inlines = [ProfileChipInline]
+    form = AgentProfileForm
+    fieldsets = [
+        (None, {"fields": ["name", "is_default", "company_name", "company_description", "offer_description"]}),
+        ("How the agent speaks", {"fields": ["tone", "system_prompt_extra", "allowed_prices", "image_hint"]}),
+        ("Qualification", {"fields": ["qualification_fields", "hot_threshold", "warm_threshold"]}),
+        ("Business hours", {"fields": ["timezone", "business_hours", "holidays"]}),
+        (
+            "Pace",
+            {
+                "fields": [
+                    "debounce_seconds",
+                    "debounce_max_wait_seconds",
+                    "max_bubbles",
+                    "human_idle_minutes",
+                    "followup_cadence_hours",
+                ]
+            },
+        ),
+        ("Model", {"fields": ["model"]}),
+    ]
 
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "phone", "company", "score", "temperature", "stage", "opted_out_at", "updated_at"]
+    list_display = [
+        "__str__",
+        "phone",
+        "company",
+        "score",
+        "temperature",
+        "stage",
+        "agent_cost",
+        "opted_out_at",
+        "updated_at",
+    ]
     list_filter = ["temperature", "stage", ("opted_out_at", admin.EmptyFieldListFilter)]
     search_fields = ["phone", "name", "push_name", "email", "company", "wa_lid", "bsuid"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_agent_cost=Sum("conversations__agent_runs__cost"))
+
+    @admin.display(description="agent cost (USD)", ordering="_agent_cost")
+    def agent_cost(self, lead: Lead):
+        return lead._agent_cost or 0
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
+        if changelist is not None:
+            # The figures follow the list's filters: "cost per qualified lead this week, hot leads only".
+            response.context_data["agent_costs"] = agent_cost_summary(changelist.queryset)
+        return response
 
 
 class MessageInline(admin.TabularInline):
@@ -108,6 +165,15 @@ class AgentRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ["conversation", "due_at", "step", "status", "reason", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["conversation__lead__phone", "conversation__lead__name"]
+    list_select_related = ["conversation__lead"]
+    readonly_fields = ["conversation", "created_at", "updated_at"]
 
 
 @admin.register(EarlyStatus)
