@@ -24,6 +24,7 @@ from django.utils import timezone
 from agent.brain import decide
 from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
 from conversations.agent_context import LEAD_COLUMNS, UNDERSTOOD_KINDS, llm_config, turn_context
+from conversations.followups import followup_plan_first
 from conversations.models import AgentRun, Conversation, FollowUp, Lead, Message, Owner, Stage
 from conversations.ownership import followups_cancel
 from conversations.statuses import OPT_OUT_ACK, Direction, MessageOrigin, MessageStatus
@@ -176,7 +177,10 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
             conversation_fields += ["owner", "human_until"]
             followups_cancel(conversation_id=conversation.pk, reason="handed off to a person")
         if FOLLOWUP in decision.actions and decision.followup_at and OPT_OUT not in decision.actions:
+            followups_cancel(conversation_id=conversation.pk, reason="the agent planned another")
             FollowUp.objects.create(conversation=conversation, due_at=decision.followup_at, reason="agent scheduled")
+        elif bubbles and conversation.owner == Owner.BOT and not ({OPT_OUT, HANDOFF} & set(decision.actions)):
+            followup_plan_first(conversation=conversation, now=now)
         Message.objects.bulk_create(
             Message(
                 chip_id=conversation.chip_id,
