@@ -77,8 +77,9 @@ def _media_unread(kind: str, media_text: str, media: dict) -> bool:
     return kind in UNDERSTOOD_KINDS and not media_text and not media.get("error") and not media.get("understood")
 
 
-def turn_run(*, conversation_id: int) -> TurnOutcome:
-    if turn_wait(conversation_id=conversation_id) > 0:
+def turn_run(*, conversation_id: int, debounce: bool = True) -> TurnOutcome:
+    """Answer what the customer sent; `debounce=False` answers at once (the terminal chat: one line, one turn)."""
+    if debounce and turn_wait(conversation_id=conversation_id) > 0:
         return TurnOutcome.WAITING
     outcome = TurnOutcome.NOTHING_TO_DO
     for _ in range(MAX_ROUNDS):
@@ -94,7 +95,7 @@ def turn_run(*, conversation_id: int) -> TurnOutcome:
         outcome = TurnOutcome.ANSWERED
         if not _unanswered(conversation_id).exists():  # nothing arrived meanwhile: no second round
             return outcome
-        if turn_wait(conversation_id=conversation_id) > 0:
+        if debounce and turn_wait(conversation_id=conversation_id) > 0:
             return outcome  # the new messages' own turn tasks answer them once the customer pauses
     return outcome
 

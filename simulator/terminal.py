@@ -40,7 +40,7 @@ class TerminalCustomer:
         for message_id in outcome.queued:
             conversation_id = inbound_attach(message_id=message_id)
             if conversation_id is not None:
-                turn_run(conversation_id=conversation_id)
+                turn_run(conversation_id=conversation_id, debounce=False)
                 bubbles += outbound_settle_locally(conversation_id=conversation_id)
         return bubbles
 
