@@ -59,6 +59,30 @@ WRAPPER_KEYS = (
 PROTOCOL_REVOKE = frozenset({"REVOKE", 0})
 PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})
 
+# Why a Baileys socket closed (`lastDisconnect.error.output.statusCode`, Evolution's `statusReason`).
+# Baileys' DisconnectReason (src/Types/index.ts, WhiskeySockets/Baileys@78e7e4e) names its own codes;
+# the ones WhatsApp sends in its `failure` stanza (socket.ts `CB:failure`: statusCode = the stanza's
+# `reason`) are named by whatsmeow's ConnectFailureReason (types/events/events.go, tulir/whatsmeow@33cfac5):
+#   401 loggedOut    "logged out from another device": what a ban looks like from the linked device, but
+#                    also an unlink on the phone (Baileys #204: "banned, unless you manually log out").
+#                    Treated as a ban: WhatsApp does not tell the two apart, and carrying on sending
+#                    from a banned number is the costlier mistake. Our own logout happens only for
+#                    chips being cancelled, which no longer change status.                 -> ban
+#   402              TempBanned, "account temporarily banned".                                 -> ban
+#   403 forbidden    LOCKED in WhatsApp Web's code, "primary device was logged out"; Baileys PR #281
+#                    added it for "connection closed by banned or blocked number".             -> ban
+#   406              UnknownLogout, BANNED in WhatsApp Web's code.                             -> ban
+# Not bans: 408 timedOut/connectionLost, 428 connectionClosed, 440 connectionReplaced, 515
+# restartRequired (transient), 405 client outdated, 411 multideviceMismatch, 500 badSession, 503
+# unavailableService (client or server trouble). Gateways reconnect after those on their own.
+BAN_CLOSE_CODES = frozenset({402, 403, 406})
+BAN_CLOSE_REASONS = {
+    401: "WhatsApp logged the number out (401): banned, or unlinked from the phone",
+    402: "WhatsApp banned the account temporarily",
+    403: "WhatsApp locked the account (forbidden): banned or blocked",
+    406: "WhatsApp banned the account",
+}
+
 
 def content_kind(content: Mapping[str, Any], message_type: Any = None) -> tuple[str, Any]:
     """Our kind of a message content, and the body under its content key.

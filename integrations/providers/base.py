@@ -32,6 +32,7 @@ from integrations.providers.events import (
     PayloadPart,
     QrUpdate,
     SendResult,
+    SessionInfo,
     StatusUpdate,
     WebhookRequest,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "ProviderError",
     "QrUpdate",
     "SendResult",
+    "SessionInfo",
     "StatusUpdate",
     "StoredMedia",
     "WebhookRejected",
@@ -146,8 +148,10 @@ class Provider:
 
     Inbound: `split` (which chip each part of a body is about) → `authenticate` (on the raw bytes)
     → `parse` (normalized events). Outbound: `send_text`, `send_media`, `send_typing`, `mark_read`,
-    `download_media`, `resolve_lid`. Every call to the gateway goes through `_request`, which turns
-    transport and HTTP failures into ProviderError with `permanent` set right.
+    `download_media`, `resolve_lid`. Sessions: `session_create` (with our webhook configured),
+    `session_connect` (QR or pairing code), `session_state`, `session_logout`, `session_delete`, and
+    for the Cloud API the number registration calls. Every call to the gateway goes through
+    `_request`, which turns transport and HTTP failures into ProviderError with `permanent` set right.
     """
 
     kind: ClassVar[str]
@@ -165,6 +169,10 @@ class Provider:
     requires_instance_token: ClassVar[bool] = False
     #: Whether webhooks may name no chip (a relay in front of a single number).
     instance_optional: ClassVar[bool] = False
+    #: Whether we run the chip's WhatsApp session on the gateway (create it, show its QR, log it out).
+    sessions_managed: ClassVar[bool] = False
+    #: Whether `session_connect` can answer a pairing code for a phone number instead of a QR.
+    supports_pairing_code: ClassVar[bool] = False
     user_agent: ClassVar[str] = "Recado/0.1"
 
     def __init__(self, config: GatewayConfig, *, http: httpx.Client | None = None, timeout: float = 15.0):
@@ -234,6 +242,48 @@ class Provider:
     def resolve_lid(self, chip: ChipAddress, lid: str) -> str | None:
         """The phone number (E.164) behind a WhatsApp LID, when the provider can tell."""
         return None
+
+    # --- session hooks -----------------------------------------------------------------------------
+
+    def session_create(
+        self, chip: ChipAddress, *, webhook_url: str, webhook_headers: Mapping[str, str] | None = None
+    ) -> SessionInfo:
+        """Create the chip's instance/session on the gateway, its webhook pointed at `webhook_url`.
+
+        The adapter subscribes the events its `parse` reads and adds its own webhook authentication
+        (the gateway's webhook secret); `webhook_headers` are extra headers for gateways that can send
+        them. Creating a session that already exists re-applies the webhook instead of failing.
+        """
+        raise NotSupported(f"{self.kind} cannot create gateway sessions")
+
+    def session_connect(self, chip: ChipAddress, *, pairing_phone: str = "") -> SessionInfo:
+        """Start linking the chip: a QR to scan, or a pairing code for `pairing_phone` (E.164) when
+        `supports_pairing_code`. An already connected session answers state "connected"."""
+        raise NotSupported(f"{self.kind} cannot connect gateway sessions")
+
+    def session_state(self, chip: ChipAddress) -> SessionInfo:
+        """The session's connection state as the gateway sees it now."""
+        raise NotSupported(f"{self.kind} cannot report gateway session states")
+
+    def session_logout(self, chip: ChipAddress) -> None:
+        """Unlink the WhatsApp number from the gateway (it keeps the session's configuration)."""
+        raise NotSupported(f"{self.kind} cannot log gateway sessions out")
+
+    def session_delete(self, chip: ChipAddress) -> None:
+        """Remove the chip's instance/session from the gateway altogether."""
+        raise NotSupported(f"{self.kind} cannot delete gateway sessions")
+
+    def request_verification_code(self, chip: ChipAddress, *, method: str = "SMS", language: str = "pt_BR") -> None:
+        """Have WhatsApp send the number's ownership code by SMS or VOICE (Cloud API registration)."""
+        raise NotSupported(f"{self.kind} cannot request verification codes")
+
+    def submit_verification_code(self, chip: ChipAddress, code: str) -> None:
+        """Prove ownership of the number with the code WhatsApp sent (Cloud API registration)."""
+        raise NotSupported(f"{self.kind} cannot verify numbers")
+
+    def register_number(self, chip: ChipAddress, pin: str) -> None:
+        """Register the verified number for API use with its 6-digit two-step PIN (Cloud API)."""
+        raise NotSupported(f"{self.kind} cannot register numbers")
 
     # --- shared helpers ----------------------------------------------------------------------------
 

@@ -103,6 +103,7 @@ class ConnectionUpdate:
     state: str  # chips.models.SessionState values
     reason_code: int | None = None
     detail: str = ""
+    banned: bool = False  # the gateway's report is a WhatsApp ban signal (see each adapter's table)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,24 @@ class PayloadPart:
 
     route_key: str
     events: list[Event]
+
+
+# --- sessions ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What a gateway says about a chip's session when we ask (create, connect, state)."""
+
+    # chips.models.SessionState values: created, qr, pairing, connecting, connected, disconnected, logged_out
+    state: str
+    qr_code: str = ""  # what the QR encodes (the raw string, not an image), when the gateway gives it
+    qr_image: str = ""  # a data: URI / base64 PNG, when that is all the gateway gives
+    pairing_code: str = ""
+    phone: str = ""  # E.164 of the connected number, when the gateway tells
+    reason_code: int | None = None
+    banned: bool = False  # the gateway's answer is a WhatsApp ban signal
+    detail: str = ""
 
 
 # --- outbound ----------------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ connection), else the gateway's API key. Whaticket answers 200 with an empty bod
 endpoint as multipart (`medias` file + `number`/`body` fields): the file is fetched from its URL
 first. Whaticket renders `body` with Mustache (`{{…}}` is interpreted) and the SaaS forks use the
 file name as caption when `body` is empty. No typing, read receipts or media download.
+
+Sessions: not ours. Whaticket links its numbers from its own UI: its connection routes
+(`/whatsapp`, `/whatsappsession/:whatsappId` in whaticket-community `backend/src/routes/`) take a
+logged-in user's JWT (`isAuth`), not the API token we hold, and the relay forwards messages only, so
+there is no QR, state or ban signal to read: every session call is NotSupported.
 """
 
 from __future__ import annotations
@@ -112,6 +117,7 @@ class WhaticketProvider(Provider):
     webhook_handshake = False
     returns_message_ids: ClassVar[bool] = False
     instance_optional: ClassVar[bool] = True  # a relay in front of one number names no connection
+    sessions_managed: ClassVar[bool] = False  # linked in Whaticket's own UI
 
     # The verified X-Timestamp of the request this instance authenticated (the id of last resort).
     _signed_at: int | None = None

@@ -17,6 +17,20 @@ tests/fixtures/zapi/README.md):
 Outbound: `{base_url}/instances/{instance id}/token/{instance token}/<method>` with the account's
 `Client-Token` header. The instance token is a credential inside the URL: it never appears in an
 exception message or a log line (see `_scrub` and `_RedactUrlTokens`).
+
+Sessions (z-api-docs `docs/instance/{status,qrcode,disconnect}.md`, `docs/webhooks/update-every-webhooks.md`):
+instances are bought and created in Z-API's panel, so `session_create` only points every webhook of
+the instance at our URL (`PUT update-every-webhooks`, HTTPS only, with `notifySentByMe` for our own
+messages). The QR comes as a base64 PNG from `qr-code/image` (`{"value": "data:image/png;base64,…"}`:
+the docs only say "base64 image", the key is what every client in the search index reads) and a
+pairing code from `phone-code/{phone}` (`{"code": …}`, same sourcing). `status` answers
+`{connected, error, smartphoneConnected}`; `disconnect` unlinks the number.
+
+Ban signals: none documented. `DisconnectedCallback` carries a free-text `error`, whose only documented
+value is "Device has been disconnected" (`docs/webhooks/on-whatsapp-disconnected.md`), and `status`
+documents only "You are already connected." / "You need to restore the session." / "You are not
+connected."; bans appear only in the mobile-registration API (`blocked: true`,
+`docs/mobile/registration-available.md`), which we do not use. So no Z-API event sets `banned`.
 """
 
 from __future__ import annotations
@@ -39,10 +53,12 @@ from integrations.providers.base import (
     MediaFile,
     MessageEdited,
     MessageRevoked,
+    NotSupported,
     OutboundMedia,
     Provider,
     ProviderError,
     SendResult,
+    SessionInfo,
     StatusUpdate,
     StoredMedia,
     WebhookRejected,
@@ -89,6 +105,8 @@ class ZapiProvider(Provider):
     webhook_path_secret = True
     requires_instance_token = True
     webhook_handshake = False
+    sessions_managed = True
+    supports_pairing_code = True
 
     # --- inbound ---------------------------------------------------------------------------------
 
@@ -160,6 +178,52 @@ class ZapiProvider(Provider):
         response = self._request("GET", url)
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         return MediaFile(content=response.content, mime_type=media.mime_type or content_type, file_name=media.file_name)
+
+    # --- sessions ----------------------------------------------------------------------------------
+
+    def session_create(
+        self, chip: ChipAddress, *, webhook_url: str, webhook_headers: Mapping[str, str] | None = None
+    ) -> SessionInfo:
+        if webhook_headers:
+            raise NotSupported("zapi cannot add headers to its webhooks: the secret goes in the webhook URL")
+        if urlsplit(webhook_url).scheme != "https":
+            raise ProviderError("Z-API accepts only HTTPS webhook URLs", permanent=True)
+        response = self._call(chip, "PUT", "update-every-webhooks", json={"value": webhook_url, "notifySentByMe": True})
+        if _json(response).get("value") is not True:
+            raise ProviderError("Z-API did not accept the webhook URL (update-every-webhooks)", permanent=True)
+        return self.session_state(chip)
+
+    def session_connect(self, chip: ChipAddress, *, pairing_phone: str = "") -> SessionInfo:
+        if pairing_phone:
+            digits = "".join(ch for ch in pairing_phone if ch.isdigit())
+            body = _json(self._call(chip, "GET", f"phone-code/{digits}"))
+            code = as_str(body.get("code")) or as_str(body.get("value"))
+            if code:
+                return SessionInfo(state="pairing", pairing_code=code)
+        else:
+            body = _json(self._call(chip, "GET", "qr-code/image"))
+            image = as_str(body.get("value")) or as_str(body.get("base64"))
+            if image:
+                return SessionInfo(state="qr", qr_image=image)
+        if body.get("connected") is True:
+            return SessionInfo(state="connected")  # "already connected, it will not connect again"
+        raise ProviderError("Z-API answered without a QR code or pairing code", permanent=False)
+
+    def session_state(self, chip: ChipAddress) -> SessionInfo:
+        body = _json(self._call(chip, "GET", "status"))
+        error = as_str(body.get("error")).strip()
+        if body.get("connected") is True:
+            offline = body.get("smartphoneConnected") is False
+            return SessionInfo(state="connected", detail="smartphone offline" if offline else error)
+        return SessionInfo(state="disconnected", detail=error)
+
+    def session_logout(self, chip: ChipAddress) -> None:
+        self._call(chip, "GET", "disconnect")
+
+    def session_delete(self, chip: ChipAddress) -> None:
+        raise NotSupported(
+            "zapi instances are paid subscriptions managed in Z-API's panel; session_logout unlinks the number"
+        )
 
     def _call(self, chip: ChipAddress, method: str, action: str, **kwargs: Any):
         """One call to an instance method; credentials in the path and header, never in errors."""
@@ -381,6 +445,14 @@ def _recipient(to: Contact) -> str:
     if to.lid:
         return f"{to.lid}@lid"
     raise ProviderError("contact has neither a phone nor a LID to send to", permanent=True)
+
+
+def _json(response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, Mapping) else {}
 
 
 def _sent_message_id(response) -> str | None:

@@ -12,6 +12,19 @@ Webhook facts (see the reference notes on the Cloud API and Meta's webhook refer
   number id: they are routed by the signature alone and ignored.
 - A user known only by a business-scoped user id (BSUID, since 2026) is sent to with `recipient`
   instead of `to`.
+
+Numbers, not sessions: there is no QR. A number is added to the WABA in Meta's dashboard, then proven
+and registered here (Meta's "Registering business phone numbers" and Graph API reference pages for
+`request_code`, `verify_code`, `register`, `deregister`): `POST /{id}/request_code?code_method=SMS|VOICE
+&language=…`, `POST /{id}/verify_code?code=…`, `POST /{id}/register {"messaging_product": "whatsapp",
+"pin": "<6 digits>"}`, each answering `{"success": true}`. Its state is the phone number node
+(`GET /{id}?fields=…`).
+
+Ban signals (`session_state`): only the number's `status` BANNED, which Meta describes as "banned from
+sending or receiving any messages". FLAGGED (low quality, a warning that clears in 7 days) and
+RESTRICTED (messaging limit reached, replies still allowed) are Meta's quality states, not bans: the
+number stays connected and the reason goes to `detail`, as do the `health_status` errors of a node
+Meta reports BLOCKED (docs "Messaging and Calling Health Status").
 """
 
 from __future__ import annotations
@@ -34,11 +47,12 @@ from integrations.providers.base import (
     Provider,
     ProviderError,
     SendResult,
+    SessionInfo,
     StoredMedia,
     WebhookRejected,
     WebhookRequest,
 )
-from integrations.providers.cloudapi.inbound import _change_route_key, _parse_change
+from integrations.providers.cloudapi.inbound import _change_route_key, _parse_change, _phone
 from integrations.providers.values import as_str
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -48,6 +62,32 @@ SIGNATURE_PREFIX = "sha256="
 RATE_LIMIT_CODES = frozenset({130429, 131056})
 OUTSIDE_WINDOW_CODE = 131047
 OUTSIDE_WINDOW_MESSAGE = "outside the 24-hour customer service window: only templates may be sent"
+
+# "Please wait a few minutes before attempting to register this phone number": retrying later helps.
+REGISTER_WAIT_CODE = 133015
+
+# The phone number node's fields `session_state` reads.
+NUMBER_FIELDS = (
+    "display_phone_number,verified_name,status,quality_rating,name_status,code_verification_status,health_status"
+)
+# The number's `status` → SessionState. CONNECTED, FLAGGED and RESTRICTED numbers still message. Meta's
+# pages show CONNECTED and describe the quality states; the other values are those BSP dashboards list
+# for the same field (Alibaba Chat App "QueryChatappPhoneNumbers", businesschat.io number settings).
+# A status not listed reads as disconnected, with the value in `detail`.
+NUMBER_STATES = {
+    "CONNECTED": "connected",
+    "FLAGGED": "connected",
+    "RESTRICTED": "connected",
+    "RATE_LIMITED": "connected",
+    "PENDING": "created",
+    "UNVERIFIED": "created",
+    "DISCONNECTED": "disconnected",
+    "OFFLINE": "disconnected",
+    "BANNED": "disconnected",
+    "DELETED": "logged_out",
+    "MIGRATED": "logged_out",
+}
+CODE_METHODS = frozenset({"SMS", "VOICE"})
 
 OUTBOUND_MEDIA_KINDS = frozenset({"image", "document", "audio", "video"})
 CAPTIONED_KINDS = frozenset({"image", "video", "document"})  # audio takes no caption
@@ -59,6 +99,7 @@ class CloudApiProvider(Provider):
     webhook_path_secret = False
     webhook_handshake = True
     service_window = timedelta(hours=24)
+    sessions_managed = False  # no QR sessions: numbers are registered (request_code → verify → register)
 
     # --- inbound ---------------------------------------------------------------------------------
 
@@ -168,6 +209,75 @@ class CloudApiProvider(Provider):
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         return MediaFile(content=response.content, mime_type=mime_type or content_type, file_name=media.file_name)
 
+    # --- number registration and state -----------------------------------------------------------
+
+    def session_create(
+        self, chip: ChipAddress, *, webhook_url: str, webhook_headers: Mapping[str, str] | None = None
+    ) -> SessionInfo:
+        raise NotSupported(
+            "Cloud API numbers are added in Meta's WhatsApp Manager and the webhook is the app's; "
+            "register the number with request_verification_code, submit_verification_code and register_number"
+        )
+
+    def session_connect(self, chip: ChipAddress, *, pairing_phone: str = "") -> SessionInfo:
+        raise NotSupported(
+            "the Cloud API has no QR or pairing code: use request_verification_code, "
+            "submit_verification_code and register_number"
+        )
+
+    def session_state(self, chip: ChipAddress) -> SessionInfo:
+        response = self._request(
+            "GET", f"/{_number(chip)}", headers=self._auth_headers(), params={"fields": NUMBER_FIELDS}
+        )
+        return _number_info(_json(response))
+
+    def session_logout(self, chip: ChipAddress) -> None:
+        """Deregister the number from the Cloud API (Meta allows 10 deregistrations a week per number)."""
+        self._confirm(self._request("POST", f"/{_number(chip)}/deregister", headers=self._auth_headers()))
+
+    def session_delete(self, chip: ChipAddress) -> None:
+        raise NotSupported("Cloud API numbers are removed from the WABA in Meta's WhatsApp Manager")
+
+    def request_verification_code(self, chip: ChipAddress, *, method: str = "SMS", language: str = "pt_BR") -> None:
+        code_method = method.upper()
+        if code_method not in CODE_METHODS:
+            raise ValueError(f"code method must be SMS or VOICE, not {method!r}")
+        if not language:
+            raise ValueError("a language (locale such as pt_BR) is required")
+        response = self._request(
+            "POST",
+            f"/{_number(chip)}/request_code",
+            headers=self._auth_headers(),
+            params={"code_method": code_method, "language": language},
+        )
+        self._confirm(response)
+
+    def submit_verification_code(self, chip: ChipAddress, code: str) -> None:
+        digits = code.replace("-", "").strip()
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError("the verification code is the digits WhatsApp sent")
+        response = self._request(
+            "POST", f"/{_number(chip)}/verify_code", headers=self._auth_headers(), params={"code": digits}
+        )
+        self._confirm(response)
+
+    def register_number(self, chip: ChipAddress, pin: str) -> None:
+        if not (len(pin) == 6 and pin.isascii() and pin.isdigit()):
+            raise ValueError("the two-step verification PIN must be 6 digits")
+        response = self._request(
+            "POST",
+            f"/{_number(chip)}/register",
+            headers=self._auth_headers(),
+            json={"messaging_product": "whatsapp", "pin": pin},
+        )
+        self._confirm(response)
+
+    @staticmethod
+    def _confirm(response) -> None:
+        """Registration calls answer `{"success": true}`; anything else did not happen."""
+        if _json(response).get("success") is not True:
+            raise ProviderError("Meta did not confirm the request (no success: true)", permanent=True)
+
     # --- helpers ---------------------------------------------------------------------------------
 
     def _send(self, chip: ChipAddress, body: dict[str, Any]) -> SendResult:
@@ -184,6 +294,12 @@ class CloudApiProvider(Provider):
         if code == OUTSIDE_WINDOW_CODE:
             return ProviderError(
                 f"{OUTSIDE_WINDOW_MESSAGE} (Meta error {code})", permanent=True, status_code=response.status_code
+            )
+        if code == REGISTER_WAIT_CODE:
+            return ProviderError(
+                f"Meta asks to wait a few minutes before registering this number (error {code})",
+                permanent=False,
+                status_code=response.status_code,
             )
         return None
 
@@ -202,7 +318,54 @@ class CloudApiProvider(Provider):
 
 
 def _messages_path(chip: ChipAddress) -> str:
-    return f"/{quote(chip.instance_name, safe='')}/messages"
+    return f"/{_number(chip)}/messages"
+
+
+def _number(chip: ChipAddress) -> str:
+    """The phone number id (our Chip.instance_name), as a path segment."""
+    return quote(chip.instance_name, safe="")
+
+
+def _number_info(body: Mapping[str, Any]) -> SessionInfo:
+    """The phone number node as SessionInfo: `status` decides, quality and health go to `detail`."""
+    status = as_str(body.get("status")).upper()
+    state = NUMBER_STATES.get(status, "disconnected")
+    notes = [f"status {status or 'unknown'}"]
+    quality = as_str(body.get("quality_rating"))
+    if quality:
+        notes.append(f"quality {quality}")
+    name_status = as_str(body.get("name_status"))
+    if name_status:
+        notes.append(f"name {name_status}")
+    notes.extend(_health_notes(body.get("health_status")))
+    return SessionInfo(
+        state=state,
+        phone=_phone(_digits(body.get("display_phone_number"))) or "",
+        banned=status == "BANNED",
+        detail="; ".join(notes)[:500],
+    )
+
+
+def _health_notes(health: Any) -> list[str]:
+    """`health_status`: the overall `can_send_message`, and the errors of the entities Meta blocks."""
+    if not isinstance(health, Mapping):
+        return []
+    notes = [f"can send: {as_str(health.get('can_send_message')) or 'unknown'}"]
+    entities = health.get("entities")
+    for entity in entities if isinstance(entities, list) else []:
+        if not isinstance(entity, Mapping) or entity.get("can_send_message") != "BLOCKED":
+            continue
+        errors = entity.get("errors")
+        for error in errors if isinstance(errors, list) else []:
+            if isinstance(error, Mapping):
+                description = as_str(error.get("error_description")) or str(error.get("error_code", ""))
+                notes.append(f"{as_str(entity.get('entity_type')) or 'entity'} blocked: {description}")
+    return notes
+
+
+def _digits(value: Any) -> str:
+    """`display_phone_number` is formatted (`+1 631-555-5555`): its digits."""
+    return "".join(ch for ch in value if ch.isdigit()) if isinstance(value, str) else ""
 
 
 def _addressed(to: Contact) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from typing import Any
 
 from integrations.phones import is_lid, is_non_contact, is_person_jid, jid_user, normalize_phone
 from integrations.providers.baileys import (
+    BAN_CLOSE_CODES,
+    BAN_CLOSE_REASONS,
     METADATA_KEYS,
     PROTOCOL_EDIT,
     PROTOCOL_REVOKE,
@@ -75,6 +77,9 @@ CONNECTION_STATE_MAP = {
     "refused": "disconnected",
 }
 # Close codes after which Evolution does not reconnect: the session is gone (logged out or banned).
+# Evolution posts `connection.update` `state: "close"` only for these (`codesToNotReconnect` in
+# whatsapp.baileys.service.ts@2.3.6); any other close is reconnected silently. Which of them are WhatsApp
+# bans (402, 403, 406) and which a plain logout (401) is Baileys knowledge: see baileys.BAN_CLOSE_CODES.
 LOGGED_OUT_CODES = frozenset({401, 402, 403, 406})
 
 # Evolution adds these beside the Baileys content: the file (`webhook.base64`), its S3 copy, and a
@@ -304,6 +309,9 @@ def _parse_connection(data: Mapping[str, Any]) -> list[Event]:
     reason_code = reason if isinstance(reason, int) and not isinstance(reason, bool) else None
     if state == "disconnected" and reason_code in LOGGED_OUT_CODES:
         state = "logged_out"
+    if raw_state == "close" and reason_code in BAN_CLOSE_CODES:
+        detail = f"{BAN_CLOSE_REASONS[reason_code]} ({reason_code})"
+        return [ConnectionUpdate(state=state, reason_code=reason_code, detail=detail, banned=True)]
     return [ConnectionUpdate(state=state, reason_code=reason_code)]
 
 

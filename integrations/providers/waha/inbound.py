@@ -47,6 +47,13 @@ ACK_NAMES = {"ERROR": -1, "PENDING": 0, "SERVER": 1, "DEVICE": 2, "READ": 3, "PL
 
 # WAHASessionStatus → chips.models.SessionState. FAILED: "authorization is likely required again
 # or the device was disconnected" (docs) — the gateway stopped trying, the chip is not connected.
+#
+# Ban signals: none. `session.status` carries a status, not why the session ended. FAILED follows a
+# logout from the phone (NOWEB: Baileys closed with 401 loggedOut, `session.noweb.core.ts` @55fc6a4),
+# the sixth unscanned QR ("After that, the session moves to the FAILED status", docs
+# `content/docs/how-to/sessions/-qr-code.md`) and engine crashes alike, and WAHA documents no ban
+# status (devlikeapro/waha-docs @1a6f1c4, `how-to/sessions/index.md` "Session Status"). So a WAHA
+# ConnectionUpdate never says `banned`; a banned number shows as FAILED and its logout as such.
 SESSION_STATE_MAP = {
     "STOPPED": "disconnected",
     "STARTING": "connecting",

@@ -4,6 +4,12 @@ Webhook facts (devlikeapro/waha-docs `content/docs/how-to/events/index.md`, waha
 is an envelope `{"event", "session", "me", "payload", "engine", ...}`; the session name is our
 Chip.instance_name. With `hmac.key` set, WAHA signs the raw body: `X-Webhook-Hmac` is the hex
 HMAC-SHA512 of it (`X-Webhook-Hmac-Algorithm: sha512`).
+
+Sessions (waha-docs `content/docs/how-to/sessions/index.md` @1a6f1c4; waha `src/api/sessions.controller.ts`
+and `auth.controller.ts` @55fc6a4): `POST /api/sessions` creates the session with its `config.webhooks`
+(our URL, the events `parse` reads, the HMAC key); `GET /api/{session}/auth/qr?format=raw` answers the
+QR's string and `POST /api/{session}/auth/request-code` a pairing code, both only while the session is
+in SCAN_QR_CODE, so a stopped or failed session is (re)started first.
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ from integrations.providers.base import (
     Provider,
     ProviderError,
     SendResult,
+    SessionInfo,
     StoredMedia,
     WebhookRejected,
     WebhookRequest,
 )
 from integrations.providers.values import as_str
 from integrations.providers.waha.identity import _me_users, _phone, _raw_id
-from integrations.providers.waha.inbound import _EVENT_PARSERS
+from integrations.providers.waha.inbound import _EVENT_PARSERS, SESSION_STATE_MAP
 
 SIGNATURE_HEADER = "X-Webhook-Hmac"
 ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
@@ -51,12 +58,33 @@ SEND_PATHS = {
     "audio": "/api/sendVoice",
 }
 
+# The events we subscribe, all read by `parse`. `message.any` already carries every incoming message
+# (and ours): adding `message` would deliver each incoming one twice (waha#1384).
+WEBHOOK_EVENTS = (
+    "message.any",
+    "message.reaction",
+    "message.ack",
+    "message.edited",
+    "message.revoked",
+    "session.status",
+)
+# Exponential retries with jitter (docs "Webhooks → Retries"); free in Core since 2026.6.1.
+WEBHOOK_RETRIES = {"policy": "exponential", "delaySeconds": 2, "attempts": 10}
+# Chats we never answer, dropped by WAHA before any webhook (docs "Session Config → Ignore").
+IGNORED_CHATS = {"status": True, "groups": True, "channels": True, "broadcast": True}
+
+
+class _SessionExists(ProviderError):
+    """`POST /api/sessions` for a name WAHA already has (422 `Session '…' already exists. Use PUT…`)."""
+
 
 class WahaProvider(Provider):
     kind = "waha"
     webhook_endpoint = "waha"
     webhook_path_secret = False
     webhook_handshake = False
+    sessions_managed = True
+    supports_pairing_code = True
 
     # --- inbound ---------------------------------------------------------------------------------
 
@@ -161,6 +189,92 @@ class WahaProvider(Provider):
             return None
         return _phone(pn)
 
+    # --- sessions ----------------------------------------------------------------------------------
+
+    def session_create(
+        self, chip: ChipAddress, *, webhook_url: str, webhook_headers: Mapping[str, str] | None = None
+    ) -> SessionInfo:
+        config = self._session_config(webhook_url, webhook_headers)
+        # Not started: the QR flow (6 codes, then FAILED) begins when `session_connect` asks for it.
+        body = {"name": chip.instance_name, "start": False, "config": config}
+        try:
+            response = self._request("POST", "/api/sessions", headers=self._auth_headers(), json=body)
+        except _SessionExists:
+            # Created by an earlier attempt: apply the configuration again (WAHA restarts a running session).
+            response = self._request(
+                "PUT",
+                f"/api/sessions/{_session(chip)}",
+                headers=self._auth_headers(),
+                json={"name": chip.instance_name, "config": config},
+            )
+            return _session_info(_json(response))
+        info = _session_info(_json(response))
+        return SessionInfo(state="created") if info.detail == "STOPPED" else info
+
+    def session_connect(self, chip: ChipAddress, *, pairing_phone: str = "") -> SessionInfo:
+        current = self.session_state(chip)
+        if current.state == "connected":
+            return current
+        if current.detail == "STOPPED":
+            self._request("POST", f"/api/sessions/{_session(chip)}/start", headers=self._auth_headers())
+        elif current.detail == "FAILED":
+            # The docs' first remedy for FAILED; a start would leave it failed.
+            self._request("POST", f"/api/sessions/{_session(chip)}/restart", headers=self._auth_headers())
+        if pairing_phone:
+            response = self._request(
+                "POST",
+                f"/api/{_session(chip)}/auth/request-code",
+                headers=self._auth_headers(),
+                json={"phoneNumber": _digits(pairing_phone)},
+            )
+            code = as_str(_json(response).get("code"))
+            if not code:
+                raise ProviderError("WAHA answered the pairing request without a code", permanent=False)
+            return SessionInfo(state="pairing", pairing_code=code)
+        response = self._request(
+            "GET",
+            f"/api/{_session(chip)}/auth/qr",
+            headers={**self._auth_headers(), "Accept": "application/json"},
+            params={"format": "raw"},
+        )
+        value = as_str(_json(response).get("value"))
+        if not value:
+            raise ProviderError("WAHA answered the QR request without a value", permanent=False)
+        return SessionInfo(state="qr", qr_code=value)
+
+    def session_state(self, chip: ChipAddress) -> SessionInfo:
+        response = self._request("GET", f"/api/sessions/{_session(chip)}", headers=self._auth_headers())
+        return _session_info(_json(response))
+
+    def session_logout(self, chip: ChipAddress) -> None:
+        self._request("POST", f"/api/sessions/{_session(chip)}/logout", headers=self._auth_headers())
+
+    def session_delete(self, chip: ChipAddress) -> None:
+        # Idempotent on WAHA's side; it also logs the number out and stops the session.
+        self._request("DELETE", f"/api/sessions/{_session(chip)}", headers=self._auth_headers())
+
+    def _session_config(self, url: str, extra_headers: Mapping[str, str] | None) -> dict[str, Any]:
+        secret = self.config.webhook_secret
+        if not secret:
+            # `authenticate` fails closed without it: every delivery would be refused.
+            raise ProviderError("the gateway has no webhook secret to use as the webhook's HMAC key", permanent=True)
+        webhook: dict[str, Any] = {
+            "url": url,
+            "events": list(WEBHOOK_EVENTS),
+            "hmac": {"key": secret},
+            "retries": dict(WEBHOOK_RETRIES),
+        }
+        if extra_headers:
+            webhook["customHeaders"] = [{"name": name, "value": value} for name, value in extra_headers.items()]
+        return {"webhooks": [webhook], "ignore": dict(IGNORED_CHATS)}
+
+    def _error_for(self, response: httpx.Response) -> ProviderError | None:
+        if response.status_code == 422 and "already exists" in _nest_message(response):
+            return _SessionExists(
+                f"gateway refused the request (422): {_nest_message(response)[:200]}", permanent=True, status_code=422
+            )
+        return None
+
     def _auth_headers(self) -> dict[str, str]:
         return {"X-Api-Key": self.config.api_key}
 
@@ -239,3 +353,42 @@ def _media_url(raw: Mapping[str, Any] | None) -> str:
 
 def _url_file_name(url: str) -> str:
     return urlsplit(url).path.rsplit("/", 1)[-1]
+
+
+# --- session helpers -------------------------------------------------------------------------------
+
+
+def _session(chip: ChipAddress) -> str:
+    return quote(chip.instance_name, safe="")
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+def _json(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, Mapping) else {}
+
+
+def _nest_message(response: httpx.Response) -> str:
+    """NestJS's error reason: `{"statusCode", "message": str | [str], "error"}`."""
+    message = _json(response).get("message")
+    if isinstance(message, list):
+        return " ".join(str(part) for part in message)
+    return message if isinstance(message, str) else ""
+
+
+def _session_info(body: Mapping[str, Any]) -> SessionInfo:
+    """A session object (`{name, status, config, me, engine}`) as SessionInfo; `detail` keeps WAHA's status."""
+    status = as_str(body.get("status")).upper()
+    state = SESSION_STATE_MAP.get(status)
+    if state is None:
+        return SessionInfo(state="disconnected", detail=status or "no status")
+    me = body.get("me")
+    me_id = me.get("id") if isinstance(me, Mapping) else None
+    phone = _phone(me_id) if state == "connected" and isinstance(me_id, str) and me_id else None
+    return SessionInfo(state=state, phone=phone or "", detail=status)
