@@ -80,8 +80,10 @@ def chat_message(message: Message) -> ChatMessage:
         kind=message.kind,
         at=message.provider_timestamp or message.created_at,
         media_text=message.media_text,
-        # Fetched and understood nothing: the agent says so instead of pretending it saw the file.
-        media_failed=message.kind in UNDERSTOOD_KINDS and not message.media_text and bool(message.media.get("error")),
+        # Not fetched, or fetched and not understood: the agent says so instead of pretending it saw the file.
+        media_failed=message.kind in UNDERSTOOD_KINDS
+        and not message.media_text
+        and bool(message.media.get("error") or message.media.get("understanding_error")),
     )
 
 
