@@ -144,6 +144,9 @@ def _environment(database_url: str, redis_url: str) -> dict[str, str]:
         PROMETHEUS_MULTIPROC_DIR=str(ROOT / "var" / "bench-prometheus"),
         TYPING_MIN_MS="0",
         TYPING_MAX_MS="0",
+        # One chip answers every simulated customer: paced, its replies would queue seconds apart.
+        CHIP_SEND_INTERVAL_SECONDS="0",
+        CHIP_SEND_JITTER_SECONDS="0",
     )
     shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)

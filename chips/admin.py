@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from chips.lifecycle import ChipStatus
-from chips.models import Chip, ChipAlert, ChipSession, ChipTransition, Gateway
+from chips.models import Chip, ChipAlert, ChipSession, ChipTransition, Gateway, ProvisioningJob, SmsCode
 from chips.services import TransitionNotAllowed, alert_resolve, chip_transition
 
 
@@ -66,6 +68,20 @@ class ChipTransitionInline(admin.TabularInline):
         return False
 
 
+class SmsCodeInline(admin.TabularInline):
+    """SMS the number received (read-only); the connect screen is where an operator acts on them."""
+
+    model = SmsCode
+    extra = 0
+    can_delete = False
+    readonly_fields = ["received_at", "code", "text", "origin", "source", "used_at"]
+    fields = readonly_fields
+    ordering = ["-received_at", "-id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 def _transition_action(to_status: str):
     def action(modeladmin, request, queryset):
         moved = 0
@@ -93,7 +109,7 @@ class ChipAdmin(admin.ModelAdmin):
     list_select_related = ["gateway", "session"]
     readonly_fields = ["status", "status_changed_at", "created_at", "updated_at"]
     exclude = ["instance_token"]
-    inlines = [ChipTransitionInline]
+    inlines = [ChipTransitionInline, SmsCodeInline]
     actions = [_transition_action(status) for status in ChipStatus.values]
 
     @admin.display(description="session")
@@ -153,4 +169,25 @@ class ChipAlertAdmin(admin.ModelAdmin):
         self.message_user(request, f"Resolved at {timezone.now():%H:%M}.", level=messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ProvisioningJob)
+class ProvisioningJobAdmin(admin.ModelAdmin):
+    """Jobs are created by the provisioning screen and written by the task: read-only here."""
+
+    list_display = ["created_at", "ddd", "status", "phone", "gateway", "requested_by", "progress"]
+    list_filter = ["status", "ddd"]
+    search_fields = ["phone", "salvy_account_id", "requested_by"]
+    list_select_related = ["gateway"]
+    readonly_fields = [f.name for f in ProvisioningJob._meta.fields]
+
+    @admin.display(description="progress")
+    def progress(self, job: ProvisioningJob) -> str:
+        return format_html('<a href="{}">steps</a>', reverse("chips_admin:provisioning-progress", args=[job.pk]))
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

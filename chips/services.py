@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -10,7 +12,7 @@ from django.utils import timezone
 from chips.lifecycle import ChipStatus, can_transition
 from chips.models import AlertSeverity, Chip, ChipAlert, ChipSession, ChipTransition, Gateway, SessionState
 from integrations.phones import brazilian_ddd, normalize_phone
-from integrations.providers.base import ConnectionUpdate, QrUpdate
+from integrations.providers.base import ConnectionUpdate, QrUpdate, SessionInfo
 from integrations.providers.registry import PROVIDERS, provider_class
 
 
@@ -111,35 +113,52 @@ def chip_transition(*, chip_id: int, to_status: str, reason: str, triggered_by: 
         )
 
 
-def chip_session_apply(*, chip_id: int, update: ConnectionUpdate | QrUpdate) -> ChipSession:
-    """Record what the gateway says about a chip's connection or its latest QR/pairing code."""
+def chip_session_apply(
+    *, chip_id: int, update: ConnectionUpdate | QrUpdate | SessionInfo, qr_lifetime: timedelta | None = None
+) -> ChipSession:
+    """Record what the gateway says about a chip's connection or its latest QR/pairing code.
+
+    `update` is a webhook event or a `SessionInfo` read from the gateway (state and, while pairing,
+    the QR or pairing code). `qr_lifetime`: how long a QR carried by this update stays scannable.
+    """
     with transaction.atomic():
-        return _session_apply(chip_id, update)
+        return _session_apply(chip_id, update, qr_lifetime)
 
 
-def _session_apply(chip_id: int, update: ConnectionUpdate | QrUpdate) -> ChipSession:
+def _session_apply(
+    chip_id: int, update: ConnectionUpdate | QrUpdate | SessionInfo, qr_lifetime: timedelta | None = None
+) -> ChipSession:
     session, _ = ChipSession.objects.select_for_update().get_or_create(chip_id=chip_id)
     now = timezone.now()
     fields = ["updated_at"]
-    if isinstance(update, QrUpdate):
-        session.qr_code = update.qr_code
-        session.pairing_code = update.pairing_code
+    qr_code = getattr(update, "qr_code", "")
+    pairing_code = getattr(update, "pairing_code", "")
+    qr_image = getattr(update, "qr_image", "")
+    # A state read without a code (the gateway is still showing the last one) keeps the stored code.
+    if isinstance(update, QrUpdate) or qr_code or pairing_code or qr_image:
+        session.qr_code = qr_code
+        session.qr_image = qr_image
+        session.pairing_code = pairing_code
         session.qr_updated_at = now
+        session.qr_expires_at = now + qr_lifetime if qr_lifetime and (qr_code or qr_image) else None
+        fields += ["qr_code", "qr_image", "pairing_code", "qr_updated_at", "qr_expires_at"]
+    if isinstance(update, QrUpdate):
         session.state = SessionState.PAIRING if update.pairing_code and not update.qr_code else SessionState.QR
-        fields += ["qr_code", "pairing_code", "qr_updated_at", "state"]
+        fields.append("state")
     else:
         session.state = update.state
-        fields.append("state")
+        session.detail = (update.detail or "")[:255]
+        fields += ["state", "detail"]
         if update.state == SessionState.CONNECTED:
             session.last_connected_at = now
-            session.qr_code = ""
-            session.pairing_code = ""
-            fields += ["last_connected_at", "qr_code", "pairing_code"]
+            session.qr_code = session.qr_image = session.pairing_code = ""
+            session.qr_expires_at = None
+            fields += ["last_connected_at", "qr_code", "qr_image", "pairing_code", "qr_expires_at"]
         elif update.state in (SessionState.DISCONNECTED, SessionState.LOGGED_OUT):
             session.last_disconnected_at = now
             session.disconnect_reason_code = update.reason_code
             fields += ["last_disconnected_at", "disconnect_reason_code"]
-    session.save(update_fields=fields)
+    session.save(update_fields=list(dict.fromkeys(fields)))
     return session
 
 

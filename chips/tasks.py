@@ -54,6 +54,17 @@ def cancel_at_salvy(self, chip_id: int, reason: str) -> bool:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 
+@shared_task(bind=True, name="chips.salvy_account_refresh", max_retries=6)
+def salvy_account_refresh(self, phone_account_id: str) -> bool:
+    from chips.salvy_sync import SalvyRetry
+    from chips.salvy_sync import salvy_account_refresh as refresh
+
+    try:
+        return refresh(phone_account_id=phone_account_id, triggered_by="webhook:salvy")
+    except SalvyRetry as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
 @shared_task(name="chips.health_check")
 def health_check() -> int:
     from chips.health import health_check_all

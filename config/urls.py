@@ -6,6 +6,8 @@ from config import ops
 from integrations.urls import webhook_urls
 
 urlpatterns = [
+    # The fleet's operator screens (provisioning, connect, fleet) live beside the admin's own pages.
+    path("admin/chips/", include("chips.admin_urls")),
     path("admin/", admin.site.urls),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),

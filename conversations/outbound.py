@@ -5,11 +5,19 @@ claims a message. After the gateway call it becomes `sent` (with the gateway's i
 (permanent refusal), back to `pending` (transient failure: nothing reached the gateway) or
 `unknown` (timed out after sending: the gateway's echo or status events settle it; it is never
 re-sent blindly).
+
+Before each send the chip's pacing (chips.pacing) is applied to every message: a slot a few
+seconds away is waited for here; a later one, and for proactive messages quiet hours or a reached
+daily cap, put the message back to `pending` with the reason and the moment it may go
+(`DeliveryReport.postponed_until`): it is postponed, never failed, and the bubbles behind it wait
+too, so a conversation's order is kept.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
@@ -18,9 +26,11 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chips.models import AlertSeverity
+from chips.lifecycle import ChipStatus
+from chips.models import AlertSeverity, Chip
+from chips.pacing import PacingSlotTooFar, Postponement, pacing_reserve, proactive_postponement
 from chips.selectors import RoutedChip, chip_for_send
-from chips.services import alert_raise
+from chips.services import TransitionNotAllowed, alert_raise, chip_transition
 from conversations.inbound import apply_early_status
 from conversations.models import Conversation, Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
@@ -28,6 +38,10 @@ from integrations.providers.base import Contact, OutboundMedia, Provider, Provid
 from integrations.providers.registry import provider_class, provider_for
 
 log = structlog.get_logger(__name__)
+
+# A pacing slot this close is waited for by the worker; a later one is left to a delayed retry, so
+# no worker sleeps long (and `next_send_at` never runs far ahead of the present, see pacing_reserve).
+PACING_MAX_SLEEP = timedelta(seconds=8)
 
 
 class TransientSendError(Exception):
@@ -39,26 +53,41 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     unknown: int = 0
+    # The next bubble was postponed (pacing, quiet hours, daily cap): deliver again at this moment.
+    postponed_until: datetime | None = None
 
 
 def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
-    """Send the conversation's pending messages in order; raises TransientSendError to be retried."""
+    """Send the conversation's pending messages in order; raises TransientSendError to be retried.
+
+    Stops at a postponed message (`report.postponed_until` says when to deliver again).
+    """
     report = DeliveryReport()
     conversation = Conversation.objects.select_related("lead").get(pk=conversation_id)
     chip = chip_for_send(conversation.chip_id)
     # Gateway clients are shared per process: connections stay alive between bubbles and turns.
     provider = provider_for(chip.gateway, timeout=settings.GATEWAY_HTTP_TIMEOUT)
+    activation_due = chip.status == ChipStatus.READY
     try:
         while True:
             message = _claim_next(conversation_id)
             if message is None:
                 break
-            blocked = _gate(conversation_id, chip)
+            blocked = _gate(conversation_id, chip) or _proactive_obsolete(conversation_id, message)
             if blocked:
                 _finish(message, status=MessageStatus.FAILED, error=blocked)
                 report.failed += 1
                 continue
+            postponement = _pace(chip, message)
+            if postponement is not None:
+                _postpone(message, postponement)
+                report.postponed_until = postponement.until
+                break  # the bubbles behind it wait too: order is kept
+            sent_before = report.sent
             _send_one(provider, conversation, chip, message, report)
+            if activation_due and report.sent > sent_before:
+                _activate(chip)
+                activation_due = False
     finally:
         if report.sent:
             Conversation.objects.filter(pk=conversation_id).update(last_outbound_at=timezone.now())
@@ -98,6 +127,73 @@ def _gate(conversation_id: int, chip: RoutedChip) -> str:
     if window is not None and (last_inbound_at is None or timezone.now() - last_inbound_at > window):
         return "outside the 24-hour customer service window: only approved templates may be sent"
     return ""
+
+
+def _proactive_obsolete(conversation_id: int, message: Message) -> str:
+    """A proactive message exists to restart a silent conversation: once the customer has written after
+    it was queued it has nothing left to do, and it must not hold the replies behind it (a postponed
+    one would hold them until quiet hours end or the cap frees up)."""
+    if not message.proactive:
+        return ""
+    wrote = Conversation.objects.filter(pk=conversation_id, last_inbound_at__gt=message.created_at).exists()
+    return "not sent: the customer wrote after this proactive message was queued" if wrote else ""
+
+
+def _pace(chip: RoutedChip, message: Message) -> Postponement | None:
+    """Hold the send until the chip may make it: None once it may go now (after waiting for a near
+    pacing slot), else why and until when it must wait.
+
+    Quiet hours and the daily cap are checked before a pacing slot is taken, so proactive messages
+    that cannot go do not push the replies' slots back.
+    """
+    if message.proactive and (postponement := _proactive_postponement(chip)):
+        return postponement
+    try:
+        slot = pacing_reserve(chip_id=chip.chip_id, max_wait=PACING_MAX_SLEEP)
+    except PacingSlotTooFar as far:
+        return Postponement(reason=f"pacing: the chip's next send slot is at {far.at:%H:%M:%S} UTC", until=far.at)
+    wait = (slot - timezone.now()).total_seconds()
+    if wait <= 0:
+        return None
+    time.sleep(wait)
+    # While this send waited for its slot another one may have used the day's last proactive send.
+    return _proactive_postponement(chip) if message.proactive else None
+
+
+def _proactive_postponement(chip: RoutedChip) -> Postponement | None:
+    return proactive_postponement(Chip.objects.get(pk=chip.chip_id), timezone.now())
+
+
+def _postpone(message: Message, postponement: Postponement) -> None:
+    """Back to `pending` with the reason, dated the moment it may go.
+
+    The sweeper re-delivers pending messages some seconds after their last update: dated in the
+    future, a postponed message is not retried before its time (a follow-up held by quiet hours
+    would otherwise be retried every sweep all night long).
+    """
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.PENDING,
+        status_rank=OUTBOUND_RANK[MessageStatus.PENDING],
+        error=f"postponed: {postponement.reason}"[:500],
+        updated_at=postponement.until,
+    )
+    log.info(
+        "outbound.postponed",
+        message_id=message.pk,
+        chip_id=message.chip_id,
+        proactive=message.proactive,
+        until=postponement.until.isoformat(),
+    )
+
+
+def _activate(chip: RoutedChip) -> None:
+    """A ready chip's first send: it carries traffic now."""
+    try:
+        chip_transition(
+            chip_id=chip.chip_id, to_status=ChipStatus.ACTIVE, reason="first message sent", triggered_by="outbound"
+        )
+    except TransitionNotAllowed as exc:  # degraded or banned meanwhile: that status stands
+        log.info("outbound.activation_skipped", chip_id=chip.chip_id, error=str(exc))
 
 
 def _send_one(

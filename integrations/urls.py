@@ -3,7 +3,7 @@
 from django.urls import path
 
 from integrations.providers.registry import kinds_for_endpoint, provider_class, webhook_endpoints
-from integrations.webhooks import webhook_view
+from integrations.webhooks import salvy_webhook, webhook_view
 
 
 def webhook_urls() -> list:
@@ -14,4 +14,5 @@ def webhook_urls() -> list:
             urls.append(path(f"webhooks/{endpoint}/<str:secret>/", view, name=f"webhook-{endpoint}"))
         else:
             urls.append(path(f"webhooks/{endpoint}/", view, name=f"webhook-{endpoint}"))
+    urls.append(path("webhooks/salvy/", salvy_webhook, name="webhook-salvy"))
     return urls

@@ -4,7 +4,8 @@ Order of checks: size (413) → JSON (400) → which chip (400/404) → authenti
 (401) → parse (400) → record in one transaction → 202 when a new customer message was queued,
 200 for duplicates and events we do not use. A database outage answers 503 so the gateway
 retries; a valid but uninteresting event never gets a 4xx (Evolution stops retrying on 4xx).
-This is the only integrations module that imports domain services.
+This is the only integrations module that imports domain services. Salvy (numbers, not a
+WhatsApp gateway) has its own view at the end, verified with Svix.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import Counter
 
+from chips.salvy_sync import salvy_event_record
 from chips.selectors import RoutedChip, chips_for_webhook, gateway_chip, handshake_tokens
 from conversations.inbound import RecordOutcome, webhook_events_record
 from integrations.providers.base import Provider, WebhookRejected, WebhookRequest
 from integrations.providers.registry import kinds_for_endpoint, provider_class, provider_for
+from integrations.salvy import ACCOUNT_EVENTS, SMS_RECEIVED, parse_account_event, parse_sms_received
+from integrations.svix_verify import SecretInvalid, SignatureInvalid, verify_svix
 
 log = structlog.get_logger(__name__)
 
@@ -139,3 +143,89 @@ def _handshake(request: HttpRequest, endpoint: str, provider_cls: type[Provider]
         if challenge is not None:
             return HttpResponse(challenge, content_type="text/plain")
     return JsonResponse({"error": "verification token does not match"}, status=403)
+
+
+# --- Salvy ------------------------------------------------------------------------------------------
+
+SVIX_ID_MAX_LENGTH = 100
+
+
+@csrf_exempt
+def salvy_webhook(request: HttpRequest) -> JsonResponse:
+    """POST /webhooks/salvy/: Svix-signed `sms.received` and `phone-account.*` events from Salvy.
+
+    Order of checks: our secret is set (503: a misconfiguration, and Svix retries) → size (413) →
+    Svix signature on the raw bytes (401) → JSON and event shape (400) → record once per `svix-id`
+    (a redelivery answers 200 and stores nothing). Salvy needs a 2xx within about 15 s: nothing here
+    calls Salvy; account events only queue a fetch of the account's state.
+    """
+    if request.method != "POST":
+        response = JsonResponse({"error": f"{request.method} not allowed"}, status=405)
+    else:
+        response = _salvy_receive(request)
+    WEBHOOKS.labels(endpoint="salvy", status=str(response.status_code)).inc()
+    return response
+
+
+def _salvy_receive(request: HttpRequest) -> JsonResponse:
+    secret = settings.SALVY_WEBHOOK_SECRET
+    if not secret:
+        log.error("salvy_webhook.no_secret")
+        return JsonResponse({"error": "SALVY_WEBHOOK_SECRET is not set: Salvy webhooks cannot be verified"}, status=503)
+    try:
+        raw = _read_body(request)
+        try:
+            verify_svix(secret, request.headers, raw)
+        except SecretInvalid:
+            log.error("salvy_webhook.bad_secret")
+            return JsonResponse(
+                {"error": "SALVY_WEBHOOK_SECRET is not a valid Svix signing secret (whsec_...)"}, status=503
+            )
+        except SignatureInvalid as exc:
+            return JsonResponse({"error": str(exc)}, status=401)
+        payload = _decode(raw)
+        svix_id = request.headers.get("svix-id") or request.headers.get("webhook-id") or ""
+        if len(svix_id) > SVIX_ID_MAX_LENGTH:
+            raise WebhookRejected(400, f"svix-id longer than {SVIX_ID_MAX_LENGTH} characters")
+        event_type = payload.get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise WebhookRejected(400, "body has no event 'type'")
+        sms, account_id = None, ""
+        try:
+            if event_type == SMS_RECEIVED:
+                sms = parse_sms_received(payload)
+            elif event_type in ACCOUNT_EVENTS:
+                account_id = parse_account_event(payload)[1]
+        except ValueError as exc:
+            raise WebhookRejected(400, str(exc)) from None
+        outcome = salvy_event_record(
+            svix_id=svix_id, event_type=event_type, payload=payload, sms=sms, phone_account_id=account_id
+        )
+    except WebhookRejected as rejection:
+        return JsonResponse({"error": rejection.message}, status=rejection.status)
+    except DataError:
+        return JsonResponse(
+            {"error": "body has a value that cannot be stored (too long, or a NUL character)"}, status=400
+        )
+    except DatabaseError as exc:
+        log.error("webhook.database_unavailable", endpoint="salvy", error=exc.__class__.__name__)
+        return JsonResponse({"error": "database unavailable, retry later"}, status=503)
+    log.info(
+        "salvy_webhook.recorded",
+        event_type=event_type,
+        duplicate=outcome.duplicate,
+        sms_code_id=outcome.sms_code_id,
+        chip_id=outcome.chip_id,
+        code=outcome.code_found,
+    )
+    return JsonResponse(
+        {
+            "recorded": not outcome.duplicate and not outcome.ignored,
+            "duplicate": outcome.duplicate,
+            "event": event_type,
+            "chip": outcome.chip_id,
+            "code_found": outcome.code_found,
+            "refresh_queued": outcome.refresh_queued,
+            "ignored": outcome.ignored,
+        }
+    )

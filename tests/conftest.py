@@ -68,6 +68,15 @@ def _answer_at_once(monkeypatch):
     monkeypatch.setitem(DEFAULT_PROFILE, "debounce_seconds", 0)
 
 
+@pytest.fixture(autouse=True)
+def _no_pacing(settings):
+    # Pacing spaces one chip's sends by seconds and quiet hours hold proactive sends for the night:
+    # tests send many messages in a row, at any hour. Tests of pacing set their own values.
+    settings.CHIP_SEND_INTERVAL_SECONDS = 0
+    settings.CHIP_SEND_JITTER_SECONDS = 0
+    settings.CHIP_QUIET_HOURS = ""
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Drop the test database cleanly even if a worker or server thread kept a connection open."""

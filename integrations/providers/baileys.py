@@ -75,7 +75,7 @@ PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})
 # Not bans: 408 timedOut/connectionLost, 428 connectionClosed, 440 connectionReplaced, 515
 # restartRequired (transient), 405 client outdated, 411 multideviceMismatch, 500 badSession, 503
 # unavailableService (client or server trouble). Gateways reconnect after those on their own.
-BAN_CLOSE_CODES = frozenset({402, 403, 406})
+BAN_CLOSE_CODES = frozenset({401, 402, 403, 406})
 BAN_CLOSE_REASONS = {
     401: "WhatsApp logged the number out (401): banned, or unlinked from the phone",
     402: "WhatsApp banned the account temporarily",

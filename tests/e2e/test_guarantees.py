@@ -131,6 +131,9 @@ def start_worker_process(llm_url: str) -> subprocess.Popen:
         TURN_LEASE_SECONDS="2",
         RECADO_ENV_FILE="",
         DATABASE_CONN_MAX_AGE="0",
+        # Like the test process (tests/conftest.py): no pacing between sends.
+        CHIP_SEND_INTERVAL_SECONDS="0",
+        CHIP_SEND_JITTER_SECONDS="0",
     )
     database = connection.settings_dict
     if connection.vendor == "postgresql":

@@ -84,7 +84,8 @@ def test_update_without_status_is_not_a_status():
 
 def test_connection_open_and_logged_out():
     assert parse("connection.update__open_v1") == [ConnectionUpdate(state="connected", reason_code=200)]
-    assert parse("connection.update__close_logged_out_v2") == [ConnectionUpdate(state="logged_out", reason_code=401)]
+    [closed] = parse("connection.update__close_logged_out_v2")
+    assert (closed.state, closed.reason_code, closed.banned) == ("logged_out", 401, True)
 
 
 def test_qrcode_carries_code_and_pairing_code():

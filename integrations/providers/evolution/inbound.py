@@ -78,8 +78,8 @@ CONNECTION_STATE_MAP = {
 }
 # Close codes after which Evolution does not reconnect: the session is gone (logged out or banned).
 # Evolution posts `connection.update` `state: "close"` only for these (`codesToNotReconnect` in
-# whatsapp.baileys.service.ts@2.3.6); any other close is reconnected silently. Which of them are WhatsApp
-# bans (402, 403, 406) and which a plain logout (401) is Baileys knowledge: see baileys.BAN_CLOSE_CODES.
+# whatsapp.baileys.service.ts@2.3.6); any other close is reconnected silently. All of them are treated
+# as ban signals, 401 included: see baileys.BAN_CLOSE_CODES for why.
 LOGGED_OUT_CODES = frozenset({401, 402, 403, 406})
 
 # Evolution adds these beside the Baileys content: the file (`webhook.base64`), its S3 copy, and a
