@@ -33,7 +33,7 @@ from chips.selectors import RoutedChip, chip_for_send
 from chips.services import TransitionNotAllowed, alert_raise, chip_transition
 from conversations.inbound import apply_early_status
 from conversations.models import Conversation, Message
-from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
+from conversations.statuses import OPT_OUT_ACK, OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
 from integrations.providers.base import Contact, OutboundMedia, Provider, ProviderError, SendResult
 from integrations.providers.registry import provider_class, provider_for
 
@@ -73,7 +73,7 @@ def outbound_deliver(*, conversation_id: int) -> DeliveryReport:
             message = _claim_next(conversation_id)
             if message is None:
                 break
-            blocked = _gate(conversation_id, chip) or _proactive_obsolete(conversation_id, message)
+            blocked = _gate(conversation_id, chip, message) or _proactive_obsolete(conversation_id, message)
             if blocked:
                 _finish(message, status=MessageStatus.FAILED, error=blocked)
                 report.failed += 1
@@ -114,12 +114,13 @@ def _claim_next(conversation_id: int) -> Message | None:
     return next_up if claimed else None
 
 
-def _gate(conversation_id: int, chip: RoutedChip) -> str:
+def _gate(conversation_id: int, chip: RoutedChip, message: Message) -> str:
     """Why a message must not go out now, or '' when it may (read fresh: an opt-out may just have come)."""
     last_inbound_at, opted_out_at = (
         Conversation.objects.filter(pk=conversation_id).values_list("last_inbound_at", "lead__opted_out_at").get()
     )
-    if opted_out_at is not None:
+    # The one confirmation of an opt-out is the only message an opted-out lead still receives.
+    if opted_out_at is not None and message.purpose != OPT_OUT_ACK:
         return "lead opted out"
     if not chip.in_service:
         return f"chip is {chip.status}"

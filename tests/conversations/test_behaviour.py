@@ -1,12 +1,16 @@
 """Conversation behaviour around the agent: bursts, human takeover from the phone, opt-out, follow-ups."""
 
+import json
 from datetime import timedelta
 
+import httpx
 import pytest
+import respx
 from django.utils import timezone
 
 from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
 from conversations.models import Conversation, FollowUp, Lead, Message
+from conversations.outbound import outbound_deliver
 from conversations.routing import inbound_attach
 from conversations.sweeper import sweep
 from conversations.turns import TurnOutcome, decision_apply, turn_run, turn_wait
@@ -204,3 +208,23 @@ def test_the_lead_writing_back_cancels_the_planned_followup(chip):
     receive_and_attach(chip, message_id="W2", text="voltei!")
 
     assert FollowUp.objects.get(conversation_id=conversation_id).status == "cancelled"
+
+
+def test_the_opt_out_confirmation_is_sent_and_nothing_after_it(chip):
+    conversation_id = receive_and_attach(chip, message_id="S9", text="PARAR")
+    apply(conversation_id, Decision(bubbles=["Tudo bem, não enviaremos mais mensagens."], actions=[OPT_OUT]))
+    later = OutboundMessageFactory(conversation_id=conversation_id, chip=chip, text="Oi, tudo bem?", proactive=True)
+
+    with respx.mock(base_url="http://evolution.test:8080", assert_all_called=False) as gateway:
+        gateway.post("/chat/sendPresence/acme-01").respond(201, json={})
+        gateway.post("/chat/markMessageAsRead/acme-01").respond(201, json={})
+        sent = gateway.post("/message/sendText/acme-01").mock(
+            return_value=httpx.Response(201, json={"key": {"id": "ACK1", "fromMe": True}, "status": "PENDING"})
+        )
+        outbound_deliver(conversation_id=conversation_id)
+
+    assert [json.loads(call.request.content)["text"] for call in sent.calls] == [
+        "Tudo bem, não enviaremos mais mensagens."
+    ]
+    later.refresh_from_db()
+    assert (later.status, later.error) == ("failed", "lead opted out")
