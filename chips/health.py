@@ -34,7 +34,7 @@ from chips.lifecycle import ChipStatus
 from chips.models import AlertSeverity, Chip, ChipAlert, Gateway, SessionState
 from chips.pacing import warmup_complete, warmup_day
 from chips.services import TransitionNotAllowed, alert_raise, alert_resolve, chip_transition
-from integrations.providers.base import ProviderError
+from integrations.providers.base import Provider, ProviderError
 from integrations.providers.registry import provider_class
 
 log = structlog.get_logger(__name__)
@@ -231,7 +231,9 @@ def _refresh_sessions(chips: list[Chip]) -> dict[int, bool]:
 
 
 def _sessions_managed(gateway: Gateway) -> bool:
-    return getattr(provider_class(gateway.kind), "sessions_managed", True)
+    """Whether the gateway can tell a chip's connection state (QR gateways, and Meta's number status)."""
+    provider_cls = provider_class(gateway.kind)
+    return provider_cls.sessions_managed or provider_cls.session_state is not Provider.session_state
 
 
 def _apply_health(chip: Chip, health: ChipHealth, now: datetime, *, connected: bool) -> None:

@@ -222,22 +222,45 @@ def test_an_unreachable_gateway_raises_one_alert_and_the_others_are_still_checke
     assert not ChipAlert.objects.filter(resolved_at__isnull=True, kind__startswith="gateway_unreachable").exists()
 
 
-def test_chips_on_gateways_without_sessions_are_judged_on_health_alone(gateways):
-    cloud = ChipFactory(
+def test_chips_on_gateways_that_cannot_tell_their_state_are_judged_on_health_alone(gateways):
+    relay = ChipFactory(
         status=ChipStatus.WARMING,
         warmup_started_at=timezone.now() - timedelta(days=20),
-        gateway__kind="cloudapi",
-        gateway__base_url="https://graph.facebook.com/v23.0",
-        instance_name="106540352242922",
+        gateway__kind="whaticket",
+        gateway__base_url="http://whaticket.test",
+        instance_name="1",
     )
     banned = evo_chip(status=ChipStatus.BANNED)
 
     assert health_check_all() == 1
 
-    assert not any("graph.facebook.com" in str(call.request.url) for call in gateways.calls)
+    assert not any("whaticket.test" in str(call.request.url) for call in gateways.calls)
     assert not gateways["state"].called  # the banned chip is not asked about
-    assert Chip.objects.get(pk=cloud.pk).status == ChipStatus.READY
+    assert Chip.objects.get(pk=relay.pk).status == ChipStatus.READY
     assert Chip.objects.get(pk=banned.pk).status == ChipStatus.BANNED
+
+
+def test_cloud_api_numbers_are_read_from_meta_and_a_banned_one_is_banned(gateways):
+    graph = "https://graph.facebook.com/v23.0"
+    warmed = ChipFactory(
+        status=ChipStatus.WARMING,
+        warmup_started_at=timezone.now() - timedelta(days=20),
+        gateway__kind="cloudapi",
+        gateway__base_url=graph,
+        instance_name="106540352242922",
+    )
+    flagged_by_meta = ChipFactory(status=ChipStatus.ACTIVE, gateway=warmed.gateway, instance_name="106540352242923")
+    connected = load_fixture("cloudapi/response.session__phone_number_connected_docs.json")
+    gateways.get(f"{graph}/106540352242922").respond(200, json=connected)
+    gateways.get(f"{graph}/106540352242923").respond(
+        200, json=load_fixture("cloudapi/response.session__phone_number_banned.json")
+    )
+
+    assert health_check_all() == 2
+
+    assert Chip.objects.get(pk=warmed.pk).status == ChipStatus.READY
+    assert Chip.objects.get(pk=flagged_by_meta.pk).status == ChipStatus.BANNED
+    assert ChipAlert.objects.get(chip=flagged_by_meta, kind="banned").severity == "critical"
 
 
 def test_a_chip_its_gateway_does_not_know_gets_its_own_alert_and_the_rest_are_checked(gateways):
