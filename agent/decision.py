@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -19,6 +20,12 @@ class RunInfo:
     error: str = ""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     breaker_open: bool = False  # the LLM was skipped because its circuit breaker is open
+    cost: Decimal = Decimal("0")  # USD, from the price table (agent.pricing)
+    # This turn's failure opened the LLM circuit breaker (exactly one turn fleet-wide reports it):
+    # the caller raises the operator alert.
+    breaker_just_opened: bool = False
+    # Notable events of the turn, e.g. "injection:role_change", "guard:url", "price_unknown".
+    flags: list[str] = field(default_factory=list)
 
 
 # The closed set of actions a decision may carry (the LLM's tools map onto them).

@@ -187,7 +187,19 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 AGENT_MODEL = env.str("AGENT_MODEL", default="")
 AGENT_TIMEOUT_SECONDS = env.float("AGENT_TIMEOUT_SECONDS", default=30.0)
+# Retries of one LLM request on connection errors, timeouts, 429 and 5xx (the SDK's backoff).
+AGENT_MAX_RETRIES = env.int("AGENT_MAX_RETRIES", default=2)
+# USD per million tokens, {"model": [input, output]}, over agent.pricing.DEFAULT_PRICES.
+AGENT_PRICE_TABLE = env.json("AGENT_PRICE_TABLE", default={})
+# The LLM circuit breaker (shared by all workers): opens after this many consecutive failures and
+# sends turns to the offline playbook for the cool-down, then lets one trial turn through.
+AGENT_BREAKER_FAILURES = env.int("AGENT_BREAKER_FAILURES", default=5)
+AGENT_BREAKER_COOLDOWN_SECONDS = env.int("AGENT_BREAKER_COOLDOWN_SECONDS", default=60)
 TRANSCRIPTION_MODEL = env.str("TRANSCRIPTION_MODEL", default="")
+# Describes customers' images; empty: the agent's own model (the profile's, else AGENT_MODEL).
+AGENT_VISION_MODEL = env.str("AGENT_VISION_MODEL", default="")
+# Audio, images and documents larger than this are not sent to be understood (the agent is told).
+MEDIA_UNDERSTANDING_MAX_BYTES = env.int("MEDIA_UNDERSTANDING_MAX_BYTES", default=20 * 1024 * 1024)
 
 # --- Integrations configured later (listed so every variable is read here, once) ---------------
 SALVY_API_URL = env.str("SALVY_API_URL", default="https://api.salvy.com.br/api/v2")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import structlog
 from django.conf import settings
@@ -21,8 +20,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agent import phrases
 from agent.brain import decide
-from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
+from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision, RunInfo
+from agent.optout import is_opt_out
+from chips.models import AlertSeverity
+from chips.services import alert_raise
 from conversations.agent_context import LEAD_COLUMNS, UNDERSTOOD_KINDS, llm_config, turn_context
 from conversations.followups import followup_plan_first
 from conversations.models import AgentRun, Conversation, FollowUp, Lead, Message, Owner, Stage
@@ -129,10 +132,23 @@ def _run_round(conversation_id: int, token: str) -> TurnOutcome:
     if conversation.owner == Owner.HUMAN:
         _mark_answered([m.pk for m in pending])
         return TurnOutcome.NOTHING_TO_DO
-    decision = decide(turn_context(conversation, pending), llm=llm_config(conversation.profile))
+    if any(is_opt_out(message.text or message.media_text) for message in pending):
+        # STOP is the law of the land (LGPD, WhatsApp policy): honoured by rule, whatever a model would say.
+        decision = Decision(bubbles=[phrases.OPT_OUT_CONFIRM], actions=[OPT_OUT], run=RunInfo(model="rule:opt_out"))
+    else:
+        decision = decide(turn_context(conversation, pending), llm=llm_config(conversation.profile))
     applied = decision_apply(conversation_id=conversation_id, lease_token=token, answered=pending, decision=decision)
     if not applied:
         return TurnOutcome.LEASE_LOST
+    if decision.run.breaker_just_opened:
+        # One turn fleet-wide sees the breaker open; until it closes, the offline playbook answers.
+        alert_raise(
+            chip_id=None,
+            kind="llm_breaker_open",
+            severity=AlertSeverity.CRITICAL,
+            message="The LLM keeps failing: the offline playbook answers customers until it recovers.",
+            details={"error": decision.run.error[:300], "model": decision.run.model},
+        )
     log.info("turn.answered", conversation_id=conversation_id, messages=len(pending), bubbles=len(decision.bubbles))
     return TurnOutcome.ANSWERED
 
@@ -157,7 +173,7 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
             model=decision.run.model,
             prompt_tokens=decision.run.prompt_tokens,
             completion_tokens=decision.run.completion_tokens,
-            cost=Decimal("0"),
+            cost=decision.run.cost,
             latency_ms=decision.run.latency_ms,
             tool_calls=decision.run.tool_calls,
             fallback_used=decision.run.fallback_used,

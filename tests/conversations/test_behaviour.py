@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -9,6 +10,7 @@ import respx
 from django.utils import timezone
 
 from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
+from chips.models import ChipAlert
 from conversations.models import Conversation, FollowUp, Lead, Message
 from conversations.outbound import outbound_deliver
 from conversations.routing import inbound_attach
@@ -228,3 +230,32 @@ def test_the_opt_out_confirmation_is_sent_and_nothing_after_it(chip):
     ]
     later.refresh_from_db()
     assert (later.status, later.error) == ("failed", "lead opted out")
+
+
+def test_a_stop_keyword_opts_out_by_rule_whatever_the_agent(chip, settings):
+    # An LLM is configured but unreachable: the rule must not even need it.
+    settings.AGENT_MODEL, settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "gpt-x", "k", "http://127.0.0.1:9/v1"
+    conversation_id = receive_and_attach(chip, message_id="STOP1", text="Não quero mais receber mensagens")
+
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.ANSWERED
+
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert conversation.lead.opted_out_at is not None
+    [ack] = Message.objects.filter(conversation_id=conversation_id, direction="out")
+    assert (ack.purpose, ack.agent_run.model) == ("opt_out_ack", "rule:opt_out")
+    assert "não vai mais receber" in ack.text
+
+
+def test_the_turn_that_opens_the_llm_breaker_raises_one_alert(chip, settings):
+    # A server that refuses connections; a fresh URL so no earlier run's breaker state applies.
+    settings.AGENT_MODEL, settings.OPENAI_API_KEY = "gpt-x", "k"
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:9/{uuid4().hex}/v1"
+    settings.AGENT_BREAKER_FAILURES, settings.AGENT_MAX_RETRIES = 1, 0
+    conversation_id = receive_and_attach(chip, message_id="BR1", text="Oi, quero saber mais")
+
+    assert turn_run(conversation_id=conversation_id) is TurnOutcome.ANSWERED
+
+    alert = ChipAlert.objects.get(kind="llm_breaker_open")
+    assert (alert.severity, alert.chip_id, alert.resolved_at) == ("critical", None, None)
+    run = Conversation.objects.get(pk=conversation_id).agent_runs.get()
+    assert run.fallback_used and Message.objects.filter(conversation_id=conversation_id, direction="out").exists()
