@@ -6,8 +6,10 @@ import secrets
 
 from django.db import transaction
 
-from chips.models import Chip, Gateway, GatewayKind
+from chips.connection import connection_event_apply
+from chips.models import Chip, Gateway, GatewayKind, SessionState
 from chips.services import chip_register, gateway_create, gateway_update_base_url
+from integrations.providers.base import ConnectionUpdate
 from simulator.models import SandboxDelivery
 
 SANDBOX_GATEWAY = "sandbox"
@@ -34,6 +36,11 @@ def sandbox_setup(*, base_url: str) -> Chip:
             chip = chip_register(
                 gateway=gateway, instance_name=SANDBOX_INSTANCE, phone=SANDBOX_PHONE, triggered_by="sandbox_setup"
             )
+            # The simulator's number is always linked: it starts connected (warming), as a scanned chip would.
+            connection_event_apply(
+                chip_id=chip.pk, update=ConnectionUpdate(state=SessionState.CONNECTED), triggered_by="sandbox_setup"
+            )
+            chip.refresh_from_db()
     return chip
 
 

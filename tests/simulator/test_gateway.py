@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
+from chips.models import ChipSession, ChipTransition
 from simulator.models import SandboxDelivery
 from simulator.services import SANDBOX_PHONE, sandbox_setup
 
@@ -287,3 +288,12 @@ def test_page_starts_after_the_last_delivery_so_nothing_old_is_replayed(admin_cl
     old = SandboxDelivery.objects.create(instance_name="sandbox", number="5511900000001", kind="text", text="old")
     page = admin_client.get("/simulator/").content.decode()
     assert f"let lastDelivery = {old.pk};" in page
+
+
+def test_the_sandbox_chip_starts_connected_and_warming(chip):
+    assert chip.status == "warming" and chip.warmup_started_at is not None
+    assert ChipSession.objects.get(chip=chip).state == "connected"
+    assert list(ChipTransition.objects.filter(chip=chip).order_by("id").values_list("to_status", flat=True)) == [
+        "pending",
+        "warming",
+    ]
