@@ -15,8 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from agent.followup import followup_text
+from chips.pacing import PROACTIVE_STATUSES, chip_for_proactive, daily_cap, sends_today
 from conversations.agent_context import lead_facts, profile_data
 from conversations.models import Conversation, FollowUp, FollowUpStatus, Message, Owner
+from conversations.routing import conversation_open
 from conversations.statuses import Direction, MessageOrigin, MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -56,7 +58,7 @@ def _send_one(followup_id: int, now: datetime) -> int | None:
     with transaction.atomic():
         followup = (
             FollowUp.objects.select_for_update()
-            .select_related("conversation__lead", "conversation__profile")
+            .select_related("conversation__lead", "conversation__profile", "conversation__chip__gateway")
             .filter(pk=followup_id, status=FollowUpStatus.SCHEDULED)
             .first()
         )
@@ -68,6 +70,9 @@ def _send_one(followup_id: int, now: datetime) -> int | None:
             followup.status, followup.reason = FollowUpStatus.CANCELLED, reason
             followup.save(update_fields=["status", "reason", "updated_at"])
             return None
+        conversation = _proactive_conversation(conversation, now)
+        if conversation is None:
+            return None  # no chip has room today: stays scheduled, beat tries again
         cadence = conversation.profile.followup_cadence_hours or []
         last = followup.step >= len(cadence)
         text = followup_text(
@@ -101,6 +106,28 @@ def _send_one(followup_id: int, now: datetime) -> int | None:
             )
     log.info("followup.queued", conversation_id=conversation.pk, step=followup.step)
     return conversation.pk
+
+
+def _proactive_conversation(conversation: Conversation, now: datetime) -> Conversation | None:
+    """Where the follow-up goes: the lead's own chip while it can carry proactive work, else the
+    healthiest chip of the profile with capacity left today (a new conversation with the lead).
+
+    Quiet hours are not a reason to move: they hold every chip alike, and the send gate waits them out.
+    """
+    chip = conversation.chip
+    own_chip_can = chip.status in PROACTIVE_STATUSES and not _over_cap(chip, now)
+    if own_chip_can:
+        return conversation
+    other = chip_for_proactive(profile_id=conversation.profile_id, now=now)
+    if other is None:
+        return None
+    moved = conversation_open(lead=conversation.lead, chip_id=other.pk)
+    log.info("followup.moved_chip", lead_id=conversation.lead_id, from_chip=chip.pk, to_chip=other.pk)
+    return Conversation.objects.select_related("lead", "profile", "chip__gateway").get(pk=moved.pk)
+
+
+def _over_cap(chip, now: datetime) -> bool:
+    return sends_today(chip.pk, now) >= daily_cap(chip, now)
 
 
 def _not_now(conversation: Conversation) -> str:

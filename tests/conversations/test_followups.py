@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from chips.lifecycle import ChipStatus
+from chips.models import Chip
 from conversations.followups import followups_send_due
 from conversations.models import Conversation, FollowUp, Message
 from conversations.turns import turn_run
@@ -64,4 +66,27 @@ def test_a_followup_for_a_lead_who_opted_out_or_a_human_is_cancelled(answered):
 
     assert followups_send_due() == 0
     assert FollowUp.objects.get(conversation_id=answered).status == "cancelled"
+    assert not Message.objects.filter(purpose="followup").exists()
+
+
+def test_a_followup_moves_to_a_healthy_chip_when_the_leads_chip_cannot_carry_it(answered, chip):
+    Chip.objects.filter(pk=chip.pk).update(status=ChipStatus.DEGRADED)
+    healthy = ChipFactory(status=ChipStatus.READY)
+    FollowUp.objects.filter(conversation_id=answered).update(due_at=timezone.now())
+
+    assert followups_send_due() == 1
+
+    nudge = Message.objects.get(purpose="followup")
+    assert nudge.chip_id == healthy.pk
+    assert nudge.conversation.lead_id == Conversation.objects.get(pk=answered).lead_id
+    assert FollowUp.objects.get(status="scheduled").conversation_id == nudge.conversation_id
+
+
+def test_a_followup_waits_when_no_chip_has_room(answered, chip):
+    Chip.objects.filter(pk=chip.pk).update(status=ChipStatus.BANNED)
+    FollowUp.objects.filter(conversation_id=answered).update(due_at=timezone.now())
+
+    assert followups_send_due() == 0
+
+    assert FollowUp.objects.get(conversation_id=answered).status == "scheduled"
     assert not Message.objects.filter(purpose="followup").exists()
