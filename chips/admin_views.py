@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -39,18 +41,18 @@ from chips.models import (
     SmsCode,
 )
 from chips.pacing import daily_cap, sends_today_by_chip, warmup_day
-from chips.provisioning import provisioning_request
+from chips.provisioning import provisioning_request, takes_new_numbers
 from chips.salvy_sync import CancelFailed, chip_cancel
 from chips.services import TransitionNotAllowed, alert_resolve, chip_transition
 from chips.sessions import chip_session_connect
 from chips.sms import sms_code_mark_used
 from integrations.phones import normalize_phone
 from integrations.providers.base import ProviderError
-from integrations.providers.registry import PROVIDERS, provider_class
 from integrations.salvy import CANCEL_REASONS, SalvyError, salvy_client_from_settings
 
 # How often the pages ask for news, in milliseconds: fast enough for a QR that lives ~20 s.
 POLL_MS = 1500
+DDD_CACHE_KEY = "chips:salvy:available-ddds"
 SMS_CODES_SHOWN = 20
 AUDIT_ROWS_SHOWN = 20
 OPEN_ALERTS_SHOWN = 100
@@ -119,18 +121,26 @@ class ProvisionForm(forms.Form):
 
 
 def provisioning_gateways():
-    """Active gateways that create sessions: only there can a new number be set up from here."""
-    kinds = [kind for kind in PROVIDERS if provider_class(kind).sessions_managed]
-    return Gateway.objects.filter(is_active=True, kind__in=kinds)
+    """Active gateways where Recado can set a new number up by itself (the provisioning service's own rule)."""
+    return Gateway.objects.filter(pk__in=[g.pk for g in Gateway.objects.filter(is_active=True) if takes_new_numbers(g)])
 
 
 def _available_ddds() -> tuple[list[str], str]:
     """DDDs with stock at Salvy now, or no DDDs and the reason Salvy could not tell."""
+    ttl = settings.SALVY_AREA_CODES_CACHE_SECONDS
+    cached = cache.get(DDD_CACHE_KEY) if ttl else None
+    if cached is not None:
+        return cached, ""
     try:
-        codes = salvy_client_from_settings().area_codes(available_only=True)
+        client = salvy_client_from_settings()
+        client.max_attempts = 1  # an operator waiting on a page is better told now than after retries
+        codes = client.area_codes(available_only=True)
     except SalvyError as exc:
         return [], f"Cannot list the available DDDs: {exc}"
-    return sorted({code.area_code for code in codes}), ""
+    ddds = sorted({code.area_code for code in codes})
+    if ttl:
+        cache.set(DDD_CACHE_KEY, ddds, ttl)  # stock changes slowly, and the purchase checks it again
+    return ddds, ""
 
 
 def provision(request: HttpRequest) -> HttpResponse:

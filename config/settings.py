@@ -206,6 +206,8 @@ SALVY_API_URL = env.str("SALVY_API_URL", default="https://api.salvy.com.br/api/v
 SALVY_API_TOKEN = env.str("SALVY_API_TOKEN", default="")
 SALVY_WEBHOOK_SECRET = env.str("SALVY_WEBHOOK_SECRET", default="")
 SALVY_DEFAULT_DDD = env.str("SALVY_DEFAULT_DDD", default="11")
+# How long the provisioning screen reuses Salvy's list of DDDs in stock (0: ask every time).
+SALVY_AREA_CODES_CACHE_SECONDS = env.int("SALVY_AREA_CODES_CACHE_SECONDS", default=60)
 CHATWOOT_API_URL = env.str("CHATWOOT_API_URL", default="")
 CHATWOOT_API_TOKEN = env.str("CHATWOOT_API_TOKEN", default="")
 CHATWOOT_ACCOUNT_ID = env.str("CHATWOOT_ACCOUNT_ID", default="")

@@ -26,7 +26,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chips.lifecycle import ChipStatus
+from chips.lifecycle import OUT_OF_SERVICE, ChipStatus
 from chips.models import AlertSeverity, Chip
 from chips.pacing import PacingSlotTooFar, Postponement, pacing_reserve, proactive_postponement
 from chips.selectors import RoutedChip, chip_for_send
@@ -116,14 +116,17 @@ def _claim_next(conversation_id: int) -> Message | None:
 
 def _gate(conversation_id: int, chip: RoutedChip, message: Message) -> str:
     """Why a message must not go out now, or '' when it may (read fresh: an opt-out may just have come)."""
-    last_inbound_at, opted_out_at = (
-        Conversation.objects.filter(pk=conversation_id).values_list("last_inbound_at", "lead__opted_out_at").get()
+    # Read fresh for every bubble: an opt-out or a ban may land while a turn's bubbles go out.
+    last_inbound_at, opted_out_at, chip_status = (
+        Conversation.objects.filter(pk=conversation_id)
+        .values_list("last_inbound_at", "lead__opted_out_at", "chip__status")
+        .get()
     )
     # The one confirmation of an opt-out is the only message an opted-out lead still receives.
     if opted_out_at is not None and message.purpose != OPT_OUT_ACK:
         return "lead opted out"
-    if not chip.in_service:
-        return f"chip is {chip.status}"
+    if chip_status in OUT_OF_SERVICE:
+        return f"chip is {chip_status}"
     window = provider_class(chip.gateway.kind).service_window
     if window is not None and (last_inbound_at is None or timezone.now() - last_inbound_at > window):
         return "outside the 24-hour customer service window: only approved templates may be sent"

@@ -53,6 +53,12 @@ def _fresh_routes(settings):
 
 
 @pytest.fixture(autouse=True)
+def _live_salvy_lists(settings):
+    # Each test serves its own fake Salvy stock: no list may be reused from an earlier test.
+    settings.SALVY_AREA_CODES_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_typing(settings):
     # Typing presence holds the send for its duration at the gateway; tests need not wait.
     settings.TYPING_MIN_MS = 0

@@ -12,6 +12,7 @@ import pytest
 import respx
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -160,6 +161,7 @@ def test_the_provisioning_form_offers_the_ddds_salvy_has_in_stock_and_the_active
     active = GatewayFactory(name="evo-main")
     GatewayFactory(name="evo-retired", is_active=False)
     GatewayFactory(name="meta", kind="cloudapi")  # numbers there are registered, not paired: not offered
+    GatewayFactory(name="zapi", kind="zapi")  # each number is an instance made in Z-API's panel: not offered
 
     response = admin_client.get(reverse("chips_admin:provision"))
 
@@ -170,6 +172,21 @@ def test_the_provisioning_form_offers_the_ddds_salvy_has_in_stock_and_the_active
     assert list(form.fields["gateway"].queryset) == [active]
     page = _text(response)
     assert '<option value="11">11</option>' in page and '<option value="21">' not in page
+
+
+def test_the_ddd_list_is_reused_for_a_while_when_configured(admin_client, salvy, settings):
+    settings.SALVY_AREA_CODES_CACHE_SECONDS = 60
+    cache.delete("chips:salvy:available-ddds")
+    route = salvy.get(AREA_CODES).respond(200, json=load_fixture("salvy/area_codes.json"))
+    GatewayFactory()
+
+    first = admin_client.get(reverse("chips_admin:provision"))
+    second = admin_client.get(reverse("chips_admin:provision"))
+    cache.delete("chips:salvy:available-ddds")
+
+    assert route.call_count == 1
+    assert [value for value, _ in second.context["form"].fields["ddd"].choices] == ["11", "31"]
+    assert first.context["form"].fields["ddd"].choices == second.context["form"].fields["ddd"].choices
 
 
 @pytest.mark.parametrize(

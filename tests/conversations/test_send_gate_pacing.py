@@ -13,6 +13,7 @@ import pytest
 import respx
 from django.utils import timezone
 
+from chips.bans import chip_ban
 from chips.lifecycle import ChipStatus
 from chips.models import Chip, ChipTransition
 from conversations import tasks
@@ -240,3 +241,23 @@ def test_a_warming_chip_keeps_warming_when_it_sends(gateway):
     assert outbound_deliver(conversation_id=conversation.pk).sent == 1
     assert Chip.objects.get(pk=chip.pk).status == ChipStatus.WARMING
     assert not ChipTransition.objects.filter(chip=chip).exists()
+
+
+def test_a_ban_landing_between_two_bubbles_stops_the_rest(chip, gateway):
+    conversation = ConversationFactory(chip=chip)
+    first = OutboundMessageFactory(conversation=conversation, chip=chip, sequence=0, text="um")
+    second = OutboundMessageFactory(conversation=conversation, chip=chip, sequence=1, text="dois")
+    answer = gateway["text"].side_effect
+
+    def sent_then_banned(request):
+        # The ban webhook arrives while the first bubble is on its way.
+        chip_ban(chip_id=chip.pk, reason="WhatsApp banned the number", triggered_by="webhook")
+        return answer(request)
+
+    gateway["text"].side_effect = sent_then_banned
+    outbound_deliver(conversation_id=conversation.pk)
+
+    assert gateway["text"].call_count == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status, second.error) == ("sent", "failed", "chip is banned")
