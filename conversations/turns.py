@@ -161,7 +161,11 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
     """
     now = timezone.now()
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().select_related("lead").get(pk=conversation_id)
+        conversation = (
+            Conversation.objects.select_for_update(of=("self", "lead"))
+            .select_related("lead", "profile")
+            .get(pk=conversation_id)
+        )
         if conversation.turn_lease_token != lease_token:
             return False
         if _mark_answered([m.pk for m in answered]) != len(answered):
