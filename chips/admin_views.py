@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from chips.bans import chip_ban
 from chips.health import ChipHealth, chip_health_figures
-from chips.lifecycle import ALLOWED_TRANSITIONS, ChipStatus, can_transition
+from chips.lifecycle import ALLOWED_TRANSITIONS, OUT_OF_SERVICE, ChipStatus, can_transition
 from chips.models import (
     Chip,
     ChipAlert,
@@ -117,7 +117,11 @@ class ProvisionForm(forms.Form):
     def __init__(self, *args, ddds: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["ddd"].choices = [(ddd, ddd) for ddd in ddds]
-        self.fields["gateway"].queryset = provisioning_gateways()
+        gateways = provisioning_gateways()
+        self.fields["gateway"].queryset = gateways
+        if len(gateways) == 1:  # nothing to choose: offer the one gateway instead of an empty choice
+            self.fields["gateway"].empty_label = None
+            self.fields["gateway"].initial = gateways[0].pk
 
 
 def provisioning_gateways():
@@ -257,22 +261,54 @@ def _connect_payload(chip: Chip) -> dict:
     session = ChipSession.objects.filter(chip_id=chip.pk).first()
     state = session.state if session else ""
     codes = SmsCode.objects.filter(chip_id=chip.pk).order_by(F("received_at").desc(nulls_last=True), "-id")
+    in_service = chip.status not in OUT_OF_SERVICE
+    # A connected chip needs no code, and a banned or cancelled one cannot use it: an old code on
+    # screen would invite a pointless scan. Neither would an expired QR, which WhatsApp refuses.
+    offer_codes = session is not None and in_service and state != SessionState.CONNECTED
+    qr_expired = offer_codes and bool(session.qr_expires_at) and session.qr_expires_at <= timezone.now()
+    show_qr = offer_codes and not qr_expired
+    qr = qr_svg(session.qr_code) if show_qr else ""
+    image = _qr_image(session) if show_qr else ""
+    pairing_code = session.pairing_code if offer_codes else ""
     return {
         "chip_id": chip.pk,
         "phone": chip.phone,
         "chip_status": chip.status,
+        "can_connect": in_service,
         "state": state or "none",
-        "state_hint": SESSION_HINTS.get(state, "No gateway session yet; ask for a QR code."),
-        # A connected chip needs no QR: an old one on screen would invite a pointless scan.
-        "qr_svg": qr_svg(session.qr_code) if session and state != SessionState.CONNECTED else "",
-        "qr_image": _qr_image(session) if state != SessionState.CONNECTED else "",
-        "pairing_code": session.pairing_code if session and state != SessionState.CONNECTED else "",
-        "qr_updated_at": _local(session.qr_updated_at) if session else "",
+        "state_hint": _state_hint(
+            chip,
+            state,
+            qr_shown=bool(qr or image),
+            pairing=bool(pairing_code),
+            qr_expired=qr_expired and bool(session.qr_code or session.qr_image),
+        ),
+        "qr_svg": qr,
+        "qr_image": image,
+        "pairing_code": pairing_code,
+        "qr_updated_at": _local(session.qr_updated_at) if qr or image else "",
+        "qr_expires_at": _local(session.qr_expires_at) if qr or image else "",
         "session_updated_at": _local(session.updated_at) if session else "",
         "checked_at": _local(session.checked_at) if session else "",
         "detail": session.detail if session else "",
         "sms_codes": [_sms_payload(sms) for sms in codes[:SMS_CODES_SHOWN]],
     }
+
+
+def _state_hint(chip: Chip, state: str, *, qr_shown: bool, pairing: bool, qr_expired: bool) -> str:
+    """What the operator should do now. The code on screen decides it, not only the gateway's word:
+    Evolution says "connecting" both while its QR waits to be scanned and while the phone links."""
+    if chip.status in OUT_OF_SERVICE:
+        return f"This chip is {chip.status}: it is out of service and cannot be linked to WhatsApp again."
+    if state == SessionState.CONNECTED:
+        return SESSION_HINTS[SessionState.CONNECTED]
+    if qr_shown:
+        return SESSION_HINTS[SessionState.QR]
+    if pairing:
+        return SESSION_HINTS[SessionState.PAIRING]
+    if qr_expired:
+        return "The QR code expired before it was scanned; ask for a new QR code."
+    return SESSION_HINTS.get(state, "No gateway session yet; ask for a QR code.")
 
 
 class PairingForm(forms.Form):
@@ -362,6 +398,11 @@ class FleetRow:
     health: ChipHealth | None
     targets: list[tuple[str, str]]  # (form value, label)
     audit: list[ChipTransition]
+
+    @property
+    def scored(self) -> bool:
+        """A banned or cancelled chip sends nothing: its past figures say nothing about its health now."""
+        return self.health is not None and self.chip.status not in OUT_OF_SERVICE
 
 
 @dataclass

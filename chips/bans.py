@@ -46,7 +46,8 @@ def chip_ban(*, chip_id: int, reason: str, triggered_by: str) -> ChipTransition 
             chip_id=chip.pk,
             kind="banned",
             severity=AlertSeverity.CRITICAL,
-            message=f"WhatsApp banned {chip.phone}: {reason}. The chip no longer sends or receives routed traffic.",
+            # The ban may come from WhatsApp, from Salvy or from an operator: the reason says which.
+            message=f"{chip.phone} is banned: {reason}. The chip no longer sends or receives routed traffic.",
             details={
                 "reason": reason,
                 "from_status": transition.from_status if transition else "",

@@ -3,7 +3,8 @@
 Every connection event — a webhook (`ConnectionUpdate`, `QrUpdate`) or a state read from the
 gateway (`SessionInfo`) — is recorded on the chip's session, then moves the chip:
 
-- connected: `pending → warming` (the warm-up clock starts once); a chip degraded because it lost
+- connected: `pending → warming` (the warm-up clock starts once, and the open "WhatsApp code
+  received" alerts are resolved: the number is linked); a chip degraded because it lost
   its connection goes back to `ready`. `degraded` is reachable only from `ready`/`active`, so such a
   chip had finished (or been declared past) its warm-up; `degraded → warming` is not in the table.
   A chip degraded for another reason (collapsing delivery, breaker) stays degraded on a reconnect:
@@ -35,6 +36,7 @@ from chips.lifecycle import OUT_OF_SERVICE, ChipStatus
 from chips.models import AlertSeverity, Chip, ChipAlert, ChipSession, ChipTransition, SessionState
 from chips.notifications import notify
 from chips.services import alert_raise, alert_resolve, chip_session_apply, chip_transition
+from chips.sms import SMS_CODE_ALERT
 from integrations.providers.base import ConnectionUpdate, QrUpdate, SessionInfo
 
 log = structlog.get_logger(__name__)
@@ -106,6 +108,11 @@ def _connected(chip: Chip, triggered_by: str) -> None:
             )
         )
         Chip.objects.filter(pk=chip.pk, warmup_started_at__isnull=True).update(warmup_started_at=timezone.now())
+        if moved:
+            # The number is linked: the WhatsApp codes Salvy received for it have served their purpose.
+            ChipAlert.objects.filter(chip_id=chip.pk, kind=SMS_CODE_ALERT, resolved_at__isnull=True).update(
+                resolved_at=timezone.now()
+            )
     elif chip.status == ChipStatus.DEGRADED and _degraded_by_lost_connection(chip.pk):
         moved = bool(
             chip_transition(
@@ -182,4 +189,10 @@ def _describe(update: ConnectionUpdate | SessionInfo) -> str:
 
 
 def _ban_reason(update: ConnectionUpdate | SessionInfo) -> str:
-    return f"ban signal from the gateway ({_describe(update)})"
+    """The code once, then the adapter's words for it (which often end with the code again)."""
+    if not update.detail:
+        return f"ban signal from the gateway ({_describe(update)})"
+    if update.reason_code is None:
+        return f"ban signal from the gateway: {update.detail}"
+    detail = update.detail.removesuffix(f" ({update.reason_code})")
+    return f"ban signal from the gateway, code {update.reason_code}: {detail}"

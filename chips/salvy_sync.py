@@ -2,9 +2,9 @@
 
 Salvy's account status drives the chip: `pending` (bought, awaiting Salvy's confirmation) and
 `active` change nothing; `blocked` bans the chip; `canceled` cancels it, with an audit row saying
-Salvy did it. The same rules apply to the periodic sync (which lists every account) and to the
-`phone-account.*` webhooks, which Salvy warns may come out of order or twice: they only tell us to
-fetch the account's current state.
+Salvy did it, and removes its gateway session as our own cancel does. The same rules apply to the
+periodic sync (which lists every account) and to the `phone-account.*` webhooks, which Salvy warns
+may come out of order or twice: they only tell us to fetch the account's current state.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -210,7 +211,8 @@ def chip_cancel(*, chip_id: int, reason: str, triggered_by: str) -> Chip:
 
 
 def chip_cancel_at_salvy(*, chip_id: int, reason: str) -> bool:
-    """Cancel a chip's number at Salvy (after a ban, say) and mark the chip cancelled where allowed.
+    """Cancel a chip's number at Salvy (after a ban, say), mark the chip cancelled where allowed and
+    end its gateway session (best effort, as `chip_cancel` does).
 
     True when the number was released; SalvyRetry on transient failures; a refusal opens a
     critical alert (the number keeps being billed) and returns False.
@@ -232,16 +234,21 @@ def chip_cancel_at_salvy(*, chip_id: int, reason: str) -> bool:
                 details={"salvy_account_id": chip.salvy_id, "reason": reason},
             )
             return False
+    cancelled = False
     with transaction.atomic():
         Chip.objects.filter(pk=chip.pk).update(salvy_status="canceled", updated_at=timezone.now())
         status = Chip.objects.select_for_update().values_list("status", flat=True).get(pk=chip.pk)
         if can_transition(status, ChipStatus.CANCELLED):
-            chip_transition(
-                chip_id=chip.pk,
-                to_status=ChipStatus.CANCELLED,
-                reason=f"released at Salvy (reason {reason})",
-                triggered_by="task:cancel_at_salvy",
+            cancelled = bool(
+                chip_transition(
+                    chip_id=chip.pk,
+                    to_status=ChipStatus.CANCELLED,
+                    reason=f"released at Salvy (reason {reason})",
+                    triggered_by="task:cancel_at_salvy",
+                )
             )
+    if cancelled:
+        _session_end(chip, "task:cancel_at_salvy")  # like any cancel: the gateway instance goes too
     notify("cancelled", f"{chip.phone} released at Salvy (reason {reason})")
     return True
 
@@ -285,6 +292,10 @@ def salvy_event_record(
 def _cancelled_by_salvy(chip: Chip, account: PhoneAccount, triggered_by: str) -> None:
     why = f" (reason {account.cancel_reason})" if account.cancel_reason else ""
     _walk_to_cancelled(chip.pk, f"Salvy canceled the number{why}", triggered_by)
+    # The number is gone: its gateway instance goes too, as on our own cancel (after commit: the
+    # gateway calls must not run under the chip's row lock, nor for a rolled-back change; a failure
+    # there is logged and must not stop the sync of the other chips).
+    transaction.on_commit(partial(_session_end, chip, triggered_by), robust=True)
     alert_raise(
         chip_id=chip.pk,
         kind="salvy_canceled",

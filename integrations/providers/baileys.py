@@ -77,7 +77,7 @@ PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})
 # unavailableService (client or server trouble). Gateways reconnect after those on their own.
 BAN_CLOSE_CODES = frozenset({401, 402, 403, 406})
 BAN_CLOSE_REASONS = {
-    401: "WhatsApp logged the number out (401): banned, or unlinked from the phone",
+    401: "WhatsApp logged the number out: banned, or unlinked from the phone",
     402: "WhatsApp banned the account temporarily",
     403: "WhatsApp locked the account (forbidden): banned or blocked",
     406: "WhatsApp banned the account",

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from chips.models import ProvisioningStatus
 from chips.provisioning import connect_hint, provision_now
@@ -47,3 +48,7 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Next: {connect_hint(getattr(chip, 'session', None))}")
+        self.stdout.write(
+            f"  connect screen: {settings.PUBLIC_BASE_URL}{reverse('chips_admin:connect', args=[chip.pk])}"
+        )
+        self.stdout.write(f"  in a terminal:  python manage.py connect_chip {chip.phone}")
