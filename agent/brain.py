@@ -2,12 +2,12 @@
 
 `decide` uses the LLM when one is configured and its circuit breaker lets the call through, and
 the offline playbook otherwise. The playbook also reads every LLM turn first: a keyword opt-out
-("SAIR") is confirmed without a model, and unambiguous facts the model forgot to record (e-mail,
-CNPJ, amounts, dated deadlines) are kept. Lead score and temperature come from `agent.scoring`, as
-on the playbook, and a hot lead with every question answered is handed off even if the model
-forgot to. Whatever goes wrong on the LLM side (server down, timeout, a tool call still invalid
-after one correction, a reply the guard rails refuse), the customer gets an answer and the run
-says why:
+("SAIR") is confirmed without a model, as is a turn that only brought a file we could not read,
+and unambiguous facts the model forgot to record (e-mail, CNPJ, amounts, dated deadlines) are
+kept. Lead score and temperature come from `agent.scoring`, as on the playbook, and a hot lead
+with every question answered is handed off even if the model forgot to. Whatever goes wrong on
+the LLM side (server down, timeout, a tool call still invalid after one correction, a reply the
+guard rails refuse), the customer gets an answer and the run says why:
 
 - `run.fallback_used` — the bubbles did not come from the model;
 - `run.breaker_open` — the model was not even asked, its breaker is open;
@@ -53,6 +53,7 @@ from agent.llm import (
 )
 from agent.playbook import run_playbook
 from agent.prompt import fixed_instructions
+from agent.text import MEDIA_PLACEHOLDER
 from agent.tools import DEFAULT_TIME_ZONE, ToolEffects, is_deadline, recordable_fields
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 HOT_LEAD_REASON = "hot lead"
 # A deadline the playbook resolved to a date: "2025-04-30 (mês que vem)".
 _DATED = re.compile(r"^\d{4}-\d{2}-\d{2} \(")
+# An opt-out reply that tells the customer the messages stop.
+_CONFIRMS_OPT_OUT = re.compile(r"mensage|receber|contat|enviar|descadastr|\blista\b", re.IGNORECASE)
 
 
 def decide(
@@ -77,6 +80,10 @@ def decide(
     reading = _playbook_reading(context)
     if reading is not None and OPT_OUT in reading.actions:
         # "SAIR", "não quero mais receber": a keyword opt-out is confirmed without asking a model.
+        return reading
+    if reading is not None and _only_unreadable_media(context):
+        # A voice note we could not transcribe, and nothing else: there is nothing for a model to
+        # understand; the customer hears the file could not be read and is asked to write.
         return reading
     injection = guards.detect_injection(customer_text(context))
     breaker = breaker or breaker_for(llm.base_url)
@@ -185,7 +192,12 @@ def _llm_decision(
             note(run, f"guard:{violation.kind}")
         run.fallback_used = True
         run.error = join_errors("GuardRejected: " + "; ".join(str(v) for v in violations[:3]), run.error)
-        bubbles = safe_bubbles(context, known, handing_off=HANDOFF in actions)
+        bubbles = safe_bubbles(
+            context,
+            known,
+            handing_off=HANDOFF in actions,
+            prompt_leak=all(violation.kind == guards.LEAK for violation in violations),
+        )
     else:
         bubbles = guards.split_bubbles(turn.reply)
         if added_handoff and not any(MENTIONS_PERSON.search(bubble) for bubble in bubbles):
@@ -193,6 +205,8 @@ def _llm_decision(
     if HANDOFF in actions and needs_opening_time(context, bubbles):
         # Outside business hours the customer must hear when a person will answer.
         bubbles = with_bubble(bubbles, person_follows_up(context))
+    if OPT_OUT in actions:
+        bubbles = [_opt_out_bubble(bubbles if not (failure or violations) else [])]
 
     return Decision(
         bubbles=bubbles,
@@ -209,6 +223,18 @@ def _llm_decision(
     )
 
 
+def _opt_out_bubble(bubbles: list[str]) -> str:
+    """The one bubble sent after an opt-out (nothing follows it), so it must carry the confirmation.
+
+    A model that split "Entendido.\n\nVocê não vai mais receber mensagens." would otherwise have
+    only "Entendido." delivered.
+    """
+    joined = " ".join(bubble.strip() for bubble in bubbles if bubble.strip())
+    if len(joined) > guards.MAX_BUBBLE_CHARS or not _CONFIRMS_OPT_OUT.search(joined):
+        return OPT_OUT_CONFIRMATION
+    return joined
+
+
 def _playbook_reading(context: TurnContext) -> Decision | None:
     """What the deterministic playbook makes of this turn: an opt-out, and the facts it reads."""
     try:
@@ -216,6 +242,13 @@ def _playbook_reading(context: TurnContext) -> Decision | None:
     except Exception:  # the model can still answer the turn
         logger.exception("agent playbook failed to read the turn")
         return None
+
+
+def _only_unreadable_media(context: TurnContext) -> bool:
+    customer = [message for message in context.new_messages if message.role == "customer"]
+    return bool(customer) and all(
+        message.media_failed and not MEDIA_PLACEHOLDER.sub("", message.text).strip() for message in customer
+    )
 
 
 def _facts_the_model_missed(context: TurnContext, effects: ToolEffects, reading: Decision | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent import guards, scoring
+from agent import guards, phrases, scoring
 from agent.accounting import join_errors, note, run_info
 from agent.context import TurnContext
 from agent.decision import HANDOFF, Decision
@@ -45,6 +45,9 @@ def playbook_fallback(
     if usage is not None and usage.completions:
         # The model was reached before the turn failed: keep what it consumed on the books.
         decision.run = run_info(usage)
+    elif usage is not None:
+        # No answer came back, but the customer waited for it (timeouts and retries): that is the latency.
+        decision.run.latency_ms = usage.latency_ms
     decision.run.fallback_used = True
     decision.run.error = join_errors(error, decision.run.error)
     for kind in injection or ():
@@ -61,12 +64,18 @@ def playbook_fallback(
     return decision
 
 
-def safe_bubbles(context: TurnContext, known: Mapping[str, Any], *, handing_off: bool) -> list[str]:
-    """What to say instead of a refused reply: a polite refusal, then the conversation goes on."""
+def safe_bubbles(
+    context: TurnContext, known: Mapping[str, Any], *, handing_off: bool, prompt_leak: bool = False
+) -> list[str]:
+    """What to say instead of a refused reply: a polite refusal, then the conversation goes on.
+
+    A reply refused for repeating the instructions gets a refusal about them, not about prices.
+    """
+    refusal = phrases.INJECTION_REFUSAL if prompt_leak else SAFE_REFUSAL
     if handing_off:
-        return [SAFE_REFUSAL, person_follows_up(context)]
+        return [refusal, person_follows_up(context)]
     open_fields = scoring.unanswered_fields(context.profile, known)
-    return [SAFE_REFUSAL, open_fields[0].question if open_fields else ANYTHING_ELSE]
+    return [refusal, open_fields[0].question if open_fields else ANYTHING_ELSE]
 
 
 def needs_opening_time(context: TurnContext, bubbles: list[str]) -> bool:

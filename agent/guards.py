@@ -5,7 +5,8 @@ agent's role, read its instructions, smuggle fake message delimiters or extract 
 discount promise; the run records the flags and the model is warned. On the way out,
 `check_reply` refuses links, e-mail addresses and phone numbers the profile does not give,
 leaks of the system prompt, and prices or discounts the profile does not list. `split_bubbles`
-bounds what is sent: at most a few short bubbles, cut between sentences, never inside a word.
+bounds what is sent: at most a few short bubbles, cut between sentences, never inside a word, with
+Markdown emphasis turned into WhatsApp's.
 """
 
 from __future__ import annotations
@@ -282,6 +283,21 @@ _BLANK_LINE = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
+_MARKDOWN_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_MARKDOWN_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_MARKDOWN_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
+
+
+def whatsapp_text(text: str) -> str:
+    """Markdown as models write it, turned into WhatsApp's own marks: "**Plano**" shows as *Plano*.
+
+    WhatsApp prints Markdown's doubled marks and "## " headings literally.
+    """
+    text = _MARKDOWN_BOLD.sub(lambda match: f"*{match.group(1) or match.group(2)}*", text or "")
+    text = _MARKDOWN_STRIKE.sub(r"~\1~", text)
+    return _MARKDOWN_HEADING.sub("", text)
+
+
 def split_bubbles(content: str, *, max_bubbles: int = MAX_BUBBLES, max_chars: int = MAX_BUBBLE_CHARS) -> list[str]:
     """WhatsApp bubbles from a reply: paragraphs, long ones cut between sentences (or words), bounded.
 
@@ -289,7 +305,8 @@ def split_bubbles(content: str, *, max_bubbles: int = MAX_BUBBLES, max_chars: in
     short neighbours are joined; if it is still too many, the first bubbles and the last one are
     kept: the last usually carries the question.
     """
-    chunks = [chunk for paragraph in _BLANK_LINE.split(content or "") for chunk in _cut(paragraph.strip(), max_chars)]
+    content = whatsapp_text(content)
+    chunks = [chunk for paragraph in _BLANK_LINE.split(content) for chunk in _cut(paragraph.strip(), max_chars)]
     chunks = [chunk for chunk in chunks if chunk]
     if len(chunks) <= max_bubbles:
         return chunks

@@ -2,9 +2,10 @@
 
 The model may call tools for a few rounds and then writes the reply. Every call is validated
 before it counts; an invalid call (bad JSON, wrong types, unknown tool) is answered with the
-validation error once, and a second invalid call ends the turn with `LLMTurnError`, as do server
-errors, timeouts and a reply with no text. The error carries what the attempt used (tokens, tool
-calls) so the run accounts for it even when the playbook answers.
+validation error once (the valid fields of a partly wrong `update_lead` are kept meanwhile), and
+a second invalid call ends the turn with `LLMTurnError`, as do server errors, timeouts and a
+reply with no text. The error carries what the attempt used (tokens, tool calls) so the run
+accounts for it even when the playbook answers.
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ def _run_calls(
             record["error"] = str(exc)
             errors.append(str(exc))
             content = f"ERRO: {exc}. Corrija a chamada e tente de novo."
+            if exc.partial is not None:
+                # The rest of the call was fine: keep it, even if the model never comes back to fix it.
+                apply_call(effects, exc.partial)
+                kept = ", ".join([*exc.partial.arguments["fields"], *exc.partial.arguments["declined"]])
+                record["applied"] = kept
+                content = f"ERRO: {exc}. Os outros campos ({kept}) foram registrados; reenvie só os corrigidos."
         else:
             apply_call(effects, valid)
             record["valid"] = True

@@ -13,6 +13,11 @@ from conversations.models import AgentProfile, Conversation, Lead, Message
 from conversations.statuses import Direction, MessageOrigin, MessageStatus
 
 HISTORY_LENGTH = 20
+# Older messages are given to the agent as a digest: the latest of them, each line cut short.
+SUMMARY_MESSAGES = 30
+SUMMARY_LINE_CHARS = 160
+SUMMARY_MAX_CHARS = 2000
+SPEAKERS = {"customer": "cliente", "agent": "assistente", "human": "atendente"}
 # Media the agent is given a transcription, description or text of.
 UNDERSTOOD_KINDS = frozenset({"audio", "image", "document"})
 # Lead columns that mirror qualification answers of the same key.
@@ -88,15 +93,19 @@ def chat_message(message: Message) -> ChatMessage:
 
 
 def turn_context(conversation: Conversation, pending: list[Message], *, now: datetime | None = None) -> TurnContext:
-    """The profile, what we know of the lead, and the last messages up to those being answered."""
+    """The profile, what we know of the lead, the last messages up to those being answered, and a
+    digest of the older ones."""
     pending_ids = {message.pk for message in pending}
-    earlier = (
-        conversation.messages.exclude(pk__in=pending_ids)
-        .exclude(direction=Direction.OUT, status__in=[MessageStatus.FAILED])
-        .order_by("-created_at", "-id")[:HISTORY_LENGTH]
+    earlier_messages = conversation.messages.exclude(pk__in=pending_ids).exclude(
+        direction=Direction.OUT, status__in=[MessageStatus.FAILED]
     )
+    earlier = list(earlier_messages.order_by("-created_at", "-id")[:HISTORY_LENGTH])
     new_messages = tuple(chat_message(message) for message in pending)
-    history = (tuple(chat_message(message) for message in reversed(list(earlier))) + new_messages)[-HISTORY_LENGTH:]
+    history = (tuple(chat_message(message) for message in reversed(earlier)) + new_messages)[-HISTORY_LENGTH:]
+    shown_earlier = max(0, len(history) - len(new_messages))
+    # Fewer earlier messages than a page, all of them shown: nothing older to digest (no query).
+    everything_shown = len(earlier) < HISTORY_LENGTH and shown_earlier >= len(earlier)
+    summary = "" if everything_shown else older_digest(earlier_messages, shown=shown_earlier)
     profile = conversation.profile
     now = now or timezone.now()
     hours = opening_state(
@@ -111,7 +120,30 @@ def turn_context(conversation: Conversation, pending: list[Message], *, now: dat
         history=history,
         push_name=conversation.lead.push_name,
         state=dict(conversation.agent_state),
+        summary=summary,
     )
+
+
+def older_digest(earlier_messages, *, shown: int) -> str:
+    """What was said before the messages the agent sees, newest last, within SUMMARY_MAX_CHARS ('' if nothing).
+
+    A digest of who said what rather than a model-written summary: it costs no extra call, and the
+    lead's recorded facts already carry what matters most.
+    """
+    older = list(earlier_messages.order_by("-created_at", "-id")[shown : shown + SUMMARY_MESSAGES])
+    lines: list[str] = []
+    size = 0
+    for message in older:  # newest first, so the cut drops the oldest
+        item = chat_message(message)
+        text = " ".join(filter(None, [item.text, item.media_text])).strip()
+        if not text:
+            continue
+        line = f"- {SPEAKERS[item.role]}: {text[:SUMMARY_LINE_CHARS]}"
+        if size + len(line) > SUMMARY_MAX_CHARS:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(reversed(lines))
 
 
 def llm_config(profile: AgentProfile) -> LLMConfig:

@@ -20,15 +20,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agent import phrases
 from agent.brain import decide
 from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision, RunInfo
+from agent.fallback import OPT_OUT_CONFIRMATION
 from agent.optout import is_opt_out
 from chips.models import AlertSeverity
 from chips.services import alert_raise
 from conversations.agent_context import LEAD_COLUMNS, UNDERSTOOD_KINDS, llm_config, turn_context
 from conversations.followups import followup_plan_first
-from conversations.models import AgentRun, Conversation, FollowUp, Lead, Message, Owner, Stage
+from conversations.hours import opening_state
+from conversations.models import AgentProfile, AgentRun, Conversation, FollowUp, Lead, Message, Owner, Stage
 from conversations.ownership import followups_cancel
 from conversations.statuses import OPT_OUT_ACK, Direction, MessageOrigin, MessageStatus
 
@@ -134,7 +135,13 @@ def _run_round(conversation_id: int, token: str) -> TurnOutcome:
         return TurnOutcome.NOTHING_TO_DO
     if any(is_opt_out(message.text or message.media_text) for message in pending):
         # STOP is the law of the land (LGPD, WhatsApp policy): honoured by rule, whatever a model would say.
-        decision = Decision(bubbles=[phrases.OPT_OUT_CONFIRM], actions=[OPT_OUT], run=RunInfo(model="rule:opt_out"))
+        # The confirmation promises nothing more: every later message to this lead is blocked.
+        decision = Decision(
+            bubbles=[OPT_OUT_CONFIRMATION],
+            state={**conversation.agent_state, "opted_out": True, "awaiting": None},
+            actions=[OPT_OUT],
+            run=RunInfo(model="rule:opt_out"),
+        )
     else:
         decision = decide(turn_context(conversation, pending), llm=llm_config(conversation.profile))
     applied = decision_apply(conversation_id=conversation_id, lease_token=token, answered=pending, decision=decision)
@@ -193,7 +200,7 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
             bubbles, purpose = bubbles[:1], OPT_OUT_ACK  # one confirmation, then silence
         elif HANDOFF in decision.actions:
             conversation.owner = Owner.HUMAN
-            conversation.human_until = now + timedelta(minutes=conversation.profile.human_idle_minutes)
+            conversation.human_until = _handoff_until(conversation.profile, now)
             conversation.agent_state = {**decision.state, "handoff_reason": decision.handoff_reason[:200]}
             conversation_fields += ["owner", "human_until"]
             followups_cancel(conversation_id=conversation.pk, reason="handed off to a person")
@@ -221,6 +228,19 @@ def decision_apply(*, conversation_id: int, lease_token: str, answered: list[Mes
         )
         conversation.save(update_fields=conversation_fields)
     return True
+
+
+def _handoff_until(profile: AgentProfile, now: datetime) -> datetime:
+    """When a conversation handed to a person goes back to the bot if nobody has answered.
+
+    A person gets `human_idle_minutes` to speak up, counted from when the team is back: a customer
+    told "uma pessoa te responde segunda às 08:00" must not find the bot again on Sunday evening.
+    """
+    hours = opening_state(
+        business_hours=profile.business_hours, holidays=profile.holidays, time_zone=profile.timezone, now=now
+    )
+    start = hours.next_opening if not hours.is_open and hours.next_opening else now
+    return max(now, start) + timedelta(minutes=profile.human_idle_minutes)
 
 
 def _opt_out(conversation: Conversation, now: datetime) -> None:

@@ -230,7 +230,7 @@ def test_malformed_arguments_are_fed_back_once_and_the_correction_is_used(fake_l
 def test_wrong_types_twice_fall_back_to_the_playbook_and_keep_the_accounting(fake_llm):
     decision = play(
         fake_llm,
-        chat_completion(tool_calls=[tool_call("update_lead", {"fields": {"budget": "uns 2 mil"}})]),
+        chat_completion(tool_calls=[tool_call("update_lead", {"fields": {"budget": "depende do projeto"}})]),
         chat_completion(tool_calls=[tool_call("update_lead", {"fields": {"budget": True}})]),
         chat_completion("never asked for"),
         context=turn("Oi", push_name="Maria"),
@@ -243,7 +243,7 @@ def test_wrong_types_twice_fall_back_to_the_playbook_and_keep_the_accounting(fak
     assert decision.run.prompt_tokens == 100
     assert decision.field_updates.get("budget") is None
     assert len(fake_llm.requests) == 2
-    assert "fields.budget must be a plain number" in tool_messages(fake_llm.requests[1])[0]["content"]
+    assert "fields.budget must be an amount in reais" in tool_messages(fake_llm.requests[1])[0]["content"]
 
 
 def test_unknown_keys_and_tools_are_refused_with_a_useful_message(fake_llm):
