@@ -80,6 +80,8 @@ def main() -> int:
                 "2",
                 "--threads",
                 "8",
+                # No control socket: it lives at one path per user, shared with any other gunicorn running.
+                "--no-control-socket",
             ],
         )
         relay = start("relay", [PYTHON, "manage.py", "run_relay"])
