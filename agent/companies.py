@@ -15,6 +15,12 @@ from agent import places
 from agent.text import fold, is_filler, squash, trim_edges, word_set
 
 _COMPANY_WORDS = r"[\w&'.-]+(?:\s+[\w&'.-]+){0,5}"
+# A department inside a company ("do RH", "de TI", "do setor de compras").
+_DEPARTMENT = (
+    r"(?:setor\s+|departamento\s+|area\s+|time\s+|equipe\s+)?(?:de\s+|do\s+|da\s+)?(?:financeiro|comercial|rh|"
+    r"recursos\s+humanos|ti|marketing|compras|vendas|juridico|administrativo|administracao|logistica|suporte|"
+    r"diretoria|operacoes|atendimento|ecommerce|e-commerce|producao|expedicao|faturamento|contabilidade)"
+)
 _COMPANY_PATTERNS = [
     re.compile(r"\b(?:trabalho|trabalhamos|atuo)\s+(?:na|no|numa|num|em|pra|para|pela|pelo)\s+(?:a\s+|o\s+)?"
                r"(?:empresa\s+)?(?P<c>" + _COMPANY_WORDS + ")"),
@@ -23,8 +29,9 @@ _COMPANY_PATTERNS = [
     re.compile(r"\b(?:empresa|razao\s+social|nome\s+fantasia)\s*:\s*(?P<c>" + _COMPANY_WORDS + ")"),
     re.compile(r"\b(?:sou|somos|falo|falamos|aqui\s+(?:eh|e))\s+(?:da|do)\s+(?:empresa\s+)?(?P<c>"
                + _COMPANY_WORDS + ")"),
-    re.compile(r"\b(?:dono|dona|socio|socia|proprietari[oa]|gerente|diretor|diretora|ceo|fundador|fundadora)\s+"
-               r"(?:da|do)\s+(?:empresa\s+)?(?P<c>" + _COMPANY_WORDS + ")"),
+    re.compile(r"\b(?:dono|dona|socio|socia|proprietari[oa]|gerente|diretor|diretora|ceo|fundador|fundadora|"
+               r"coordenador|coordenadora|supervisor|supervisora|analista|head)\s+"
+               r"(?:(?:de|do|da)\s+" + _DEPARTMENT + r"\s+)?(?:da|do)\s+(?:empresa\s+)?(?P<c>" + _COMPANY_WORDS + ")"),
     re.compile(r"\brepresento\s+(?:a|o)\s+(?:empresa\s+)?(?P<c>" + _COMPANY_WORDS + ")"),
     re.compile(r"\bempresa\s+(?P<c>(?!de\b|do\b|da\b|que\b|e\b|eh\b|pequena|grande|media)" + _COMPANY_WORDS + ")"),
     re.compile(r"\b(?:sou|trabalho|falo|atuo)\s+(?:do|no|na|da)\s+(?:setor\s+|departamento\s+|area\s+)?(?:de\s+)?"
@@ -35,8 +42,11 @@ _COMPANY_PATTERNS = [
 ]  # fmt: skip
 # Legal-form suffixes, as companies write them ("Pão Quente Ltda", "Acme ME", "Beta S/A").
 _LEGAL_SUFFIX = re.compile(r"\s(?:(?i:ltda|eireli|epp)|ME|MEI|S/A|S\.A\.|SA)\b\.?")
-# A name followed by its company: "Carla da Acme", "João, da Acme".
-_COMPANY_AFTER_NAME = re.compile(r"\s*,?\s*(?:da|do)\s+(?:empresa\s+)?(?P<c>" + _COMPANY_WORDS + ")")
+# A name followed by its company: "Carla da Acme", "João, da Acme", "Léo 😎 da Barbearia Navalha", and
+# through a department: "Patrícia do RH da Construtora Horizonte", "Ana, do setor de compras da Beta".
+_COMPANY_AFTER_NAME = re.compile(
+    rf"[^\w.;:!?\n]*?(?:(?:da|do|de)\s+{_DEPARTMENT}\s*,?\s+)?(?:da|do)\s+(?:empresa\s+)?(?P<c>{_COMPANY_WORDS})"
+)
 _COMPANY_STOP = word_set(
     "e mas que em aqui onde com para pra porque pois estou sou somos preciso precisamos quero queremos "
     "gostaria gostariamos temos tenho meu minha nosso nossa voces vcs ja agora hoje interessado interessada "
@@ -46,11 +56,14 @@ _NOT_COMPANIES = word_set(
     "um uma uns umas o a os as financeiro comercial setor departamento rh ti marketing vendas compras "
     "juridico administrativo administracao logistica operacoes suporte diretoria area equipe time "
     "cidade regiao interior capital casa empresa pequena grande familia fica tem esta foi precisa quer nao sim "
-    "ainda possui atua trabalha vende faz"
+    "ainda possui atua trabalha vende faz "
+    # "trabalho com revenda de cosméticos", "tenho uma loja": what the business does, not its name.
+    "trabalho trabalhamos atuo atuamos mexo mexemos vendo vendemos faco fazemos tenho temos revendo revendemos"
 )
 _BEFORE_COMPANY = frozenset({"a", "o", "na", "no", "sou", "somos", "trabalho", "empresa", "é", "e", "eh"})
 _SELF_EMPLOYED = re.compile(
     r"\bautonom[oa]\b|\bfreela\w*|\bprofissional\s+liberal\b|\btrabalho\s+sozinh[oa]\b|^\s*mei\s*$"
+    r"|\b(?:sou|somos)\s+(?:um\s+|uma\s+)?mei\b|\bmicro\s*empreendedor\w*\s+individua\w*"
 )
 _PRIVATE_PERSON = re.compile(
     r"\bpessoa\s+fisica\b|\bnao\s+tenho\s+(?:uma\s+)?empresa\b|\bsem\s+empresa\b|\bnao\s+sou\s+empresa\b|"

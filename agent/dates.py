@@ -6,7 +6,9 @@ A deadline is the LAST day the customer's words allow, counted from `today` in B
 month; "fim do mês" -> last day of this month; "até dezembro" -> 31 December (next year once December
 is past); "início de março" -> 10 March; "meados de março" -> 15 March; "15/01" -> the next 15 January;
 "dia 20" -> the next 20th; "sexta" -> the next Friday; "próximo semestre/trimestre" -> its last day;
-"ano que vem" -> 31 December of next year; "curto/médio/longo prazo" -> 30/90/365 days.
+"ano que vem" -> 31 December of next year; "curto/médio/longo prazo" -> 30/90/365 days; "até o natal",
+"antes da black friday", "pro dia das mães" -> that date (the day before for "antes"), next year once past;
+"ontem" on its own (it was needed yesterday) -> today.
 
 Stored as one string, `"YYYY-MM-DD (the customer's words)"`, e.g. `"2025-02-28 (mês que vem)"`: the ISO
 date sorts and scores, the words keep what the customer actually said. "sem pressa" and the like
@@ -38,6 +40,11 @@ _MONTH = "|".join(MONTHS)
 _WEEKDAY = "|".join(WEEKDAYS)
 _COUNT = r"\d{1,3}|" + "|".join(sorted((word for word in _UNITS if _UNITS[word] <= 90), key=len, reverse=True))
 _PART = r"(?:(?P<part>inicio|comeco|meados|meio|fim|final)\s+(?:de|do|da)\s+)?"
+# Dates that sell (retail deadlines): the folded words -> (month, day), or a rule for moving ones.
+_HOLIDAYS = {
+    "natal": (12, 25), r"black\s+friday": "black_friday", r"dia\s+das\s+maes": "mothers_day",
+    r"dia\s+dos\s+pais": "fathers_day", r"dia\s+dos\s+namorados": (6, 12), r"dia\s+das\s+criancas": (10, 12),
+}  # fmt: skip
 
 _NO_URGENCY = re.compile(
     r"\b(?:sem\s+pressa|nao\s+tenho\s+pressa|nao\s+ha\s+pressa|nao\s+tem\s+pressa|sem\s+previsao|sem\s+prazo|"
@@ -52,7 +59,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:com\s+)?urgen(?:te|cia)\b|\bo\s+quanto\s+antes\b|\bquanto\s+antes\b|\bo\s+mais\s+"
                 r"(?:rapido|breve|cedo)\s+possivel\b|\bpra\s+ontem\b|\bpara\s+ontem\b|\bimediat\w*|\basap\b|"
                 r"\bhoje\s+mesmo\b|\bassim\s+que\s+(?:possivel|der|puder)\b|\blogo\s+que\s+(?:possivel|der)\b|"
-                r"\bo\s+(?:mais\s+)?(?:rapido|breve)\s+que\s+(?:der|puder)\b|\bagora\s+mesmo\b|\b(?:pra|para)\s+(?:ja|agora)\b|^\s*(?:ja|agora|hoje)\s*[!.]*\s*$|"
+                r"\bo\s+(?:mais\s+)?(?:rapido|breve)\s+que\s+(?:der|puder)\b|\bagora\s+mesmo\b|\b(?:pra|para)\s+(?:ja|agora)\b|^\W*(?:ja|agora|hoje|ontem)\W*$|"
                 r"\bhoje\b|\bja\s+ja\b"), "today"),
     (re.compile(r"\bdepois\s+de\s+amanha\b"), "after_tomorrow"),
     (re.compile(r"\bamanha\b"), "tomorrow"),
@@ -68,7 +75,10 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:(?:fim|final)\s+do\s+mes|ess[ea]\s+mes|est[ea]\s+mes|neste\s+mes|nesse\s+mes)\b"), "this_month"),
     (re.compile(r"\b(?:(?P<part>inicio|comeco|meados|fim|final)\s+do\s+)?(?:proximo\s+ano|ano\s+(?:que|q)\s+vem|"
                 r"ano\s+seguinte)\b"), "next_year"),
-    (re.compile(r"\b(?:(?:fim|final)\s+do\s+ano|ess[ea]\s+ano|est[ea]\s+ano|neste\s+ano|nesse\s+ano)\b"), "this_year"),
+    (re.compile(r"\b(?:(?:fim|final)\s+d[oe]\s+ano|ess[ea]\s+ano|est[ea]\s+ano|neste\s+ano|nesse\s+ano)\b"),
+     "this_year"),
+    (re.compile(r"(?:\b(?P<prep>antes\s+d[oae]|ate\s+[oa]|ate|pr[oa]|para\s+[oa]|no|na)\s+)?\b(?P<holiday>"
+                + "|".join(_HOLIDAYS) + r")\b"), "holiday"),
     (re.compile(r"\b(?:proximo|segundo|primeiro)\s+semestre\b|\bsemestre\s+que\s+vem\b"), "semester"),
     (re.compile(r"\b(?:proximo\s+trimestre|trimestre\s+que\s+vem)\b"), "next_quarter"),
     (re.compile(r"\b(?P<term>curto|medio|longo)\s+prazo\b"), "term"),
@@ -84,6 +94,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
                 rf"(?:\s+que\s+vem)?\b|\b(?P<weekday2>{_WEEKDAY})-feira\b"
                 rf"|^\s*(?P<weekday3>{_WEEKDAY})(?:\s+que\s+vem)?\s*[!.]*\s*$"), "weekday"),
 ]  # fmt: skip
+_EDGE_SYMBOLS = re.compile(r"^[^\w(]+|[^\w)]+$")
 # Words that may wrap a deadline without changing it; kept out of the phrase we store.
 _LEADING = re.compile(r"^(?:para|pra|pro|no|na)\s+", re.IGNORECASE)
 _CALENDAR_RULES = frozenset({"month", "weekday", "day", "numeric_date", "day_of_month_name"})
@@ -116,7 +127,7 @@ def find_deadline(text: str, today: date) -> Deadline | None:
             if resolved is None:
                 continue
             start, end = match.span()
-            phrase = squash(original[start:end])
+            phrase = _EDGE_SYMBOLS.sub("", squash(original[start:end]))  # "ontem 😅" -> "ontem"
             if rule in _CALENDAR_RULES:
                 phrase = squash(_LEADING.sub("", phrase))
             weak = _is_weak(rule, match)
@@ -136,11 +147,13 @@ def _is_weak(rule: str, match: re.Match[str]) -> bool:
     if rule in WEAK_RULES:
         return True
     if rule == "today":
-        return match.group(0).strip(" !.") in ("hoje", "ja", "agora")
+        return re.sub(r"\W", "", match.group(0)) in ("hoje", "ja", "agora", "ontem")
     if rule == "relative":
         return not groups.get("prep")  # "temos 10 anos de mercado" is no deadline
     if rule == "month":
         return not (groups.get("prep") or groups.get("part") or groups.get("year"))  # "Marco" is also a name
+    if rule == "holiday":
+        return not groups.get("prep")  # "Natal" is also a city
     return False
 
 
@@ -222,10 +235,35 @@ def _resolve(rule: str, match: re.Match[str], today: date) -> date | None:
             return None
         year, month = (today.year, today.month) if day >= today.day else _add_months(today.year, today.month, 1)
         return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+    if rule == "holiday":
+        return _holiday(today, groups["holiday"], before=(groups.get("prep") or "").startswith("antes"))
     if rule == "weekday":
         weekday = WEEKDAYS[groups.get("weekday") or groups.get("weekday2") or groups["weekday3"]]
         return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
     return None
+
+
+def _holiday(today: date, words: str, *, before: bool) -> date:
+    """The next occurrence of a commercial date ("natal", "black friday"); "antes do natal" is the day before."""
+    key = next(pattern for pattern in _HOLIDAYS if re.fullmatch(pattern, words))
+    for year in (today.year, today.year + 1):
+        day = _holiday_in(year, _HOLIDAYS[key]) - timedelta(days=1 if before else 0)
+        if day >= today:
+            return day
+    return day
+
+
+def _holiday_in(year: int, rule: tuple[int, int] | str) -> date:
+    if isinstance(rule, tuple):
+        return date(year, *rule)
+    month, weekday, nth, shift = {
+        "black_friday": (11, 3, 4, 1),  # the day after the fourth Thursday of November
+        "mothers_day": (5, 6, 2, 0),  # second Sunday of May
+        "fathers_day": (8, 6, 2, 0),  # second Sunday of August
+    }[rule]
+    first = date(year, month, 1)
+    first_weekday = first + timedelta(days=(weekday - first.weekday()) % 7)
+    return first_weekday + timedelta(weeks=nth - 1, days=shift)
 
 
 def _relative(today: date, count_text: str, unit: str) -> date | None:

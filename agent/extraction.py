@@ -69,10 +69,11 @@ _NEED_VERBS = re.compile(
 )
 # Objects that say nothing about the need: "quero saber mais", "gostaria de um orçamento".
 _VAGUE_NEED = re.compile(
-    r"^\s*(?:de\s+|em\s+)?(?:saber|mais\s+informac\w*|informac\w*|info|conhecer|entender|tirar\s+(?:uma\s+)?duvida\w*|"
+    r"^\s*(?:de\s+|em\s+|d\s+)?(?:saber|sabe|sabe[rn]?\s+mais|mais\s+informac\w*|informac\w*|info|conhecer|entender|tirar\s+(?:uma\s+)?duvida\w*|"
     r"falar|conversar|(?:um|uma|o|a)\s+(?:orcamento|proposta|cotacao|preco|valor)|orcamento|proposta|cotacao|preco|"
     r"valor\w*|ver|receber|ajuda|atendimento|contato|um\s+contato|retorno|isso|aquilo|algo|alguma\s+coisa|"
-    r"mais|o\s+preco|os\s+precos|os\s+valores|que|nada|gastar|investir|pagar|um\s+desconto|desconto)\b"
+    r"mais|o\s+preco|os\s+precos|os\s+valores|que|nada|gastar|investir|pagar|um\s+desconto|desconto|"
+    r"disso|disto|dessa|desse|daquilo|dele|dela|deles|delas|ele|ela|voces|vcs|como\s+funciona)\b"
 )
 _BUDGET_WORDS = re.compile(
     r"\b(?:orcamento|verba|budget|investir|investimento|gastar|gasto|pagar|pago|disponivel|disponibilidade|"
@@ -88,7 +89,13 @@ _MONEY_LEAD_IN = re.compile(
 _MONEY_TALK = word_set(
     "verdade sao seria seriam fica ficaria eh e acho creio tipo aprox aproximadamente cerca torno volta "
     "maximo minimo total mensal mensais mes ano anual reais real ate mais menos uns umas dá da consigo "
-    "posso podemos conseguimos gira giraria"
+    "posso podemos conseguimos gira giraria tenho temos"
+)
+
+# "Nada específico" to "what are you looking for?" names no need.
+_NO_NEED = re.compile(
+    r"^\s*(?:(?:ainda|por\s+enquanto)\s+)?(?:nada|nenhum|nenhuma|nada\s+nao)(?:\s+(?:especifico|especial|em\s+especial|"
+    r"definido|concreto|demais|de\s+mais|ainda|por\s+enquanto|mesmo))*\s*$"
 )
 
 
@@ -99,6 +106,8 @@ class Reading:
     facts: dict[str, Any] = field(default_factory=dict)
     spans: list[tuple[int, int]] = field(default_factory=list)
     weak_deadline: dates.Deadline | None = None  # "amanhã", "sexta": only an answer to "para quando?"
+    # A message that is only a known first name ("Wagner"): a name when nothing else was asked.
+    weak_name: str | None = None
 
     def add(self, kind: str, value: Any, start: int, end: int) -> None:
         if value is None or value == "":
@@ -134,6 +143,9 @@ def read_message(text: str, today: date, *, price_talk: bool = False) -> Reading
         company = companies.company_after_name(masked, introduced.end)
         if company:
             reading.add("company", *company)
+    else:
+        bare = names.bare_known_name(masked)
+        reading.weak_name = bare.name if bare else None
     if "company" not in reading.facts:
         company_found = companies.find_company(masked)
         if company_found:
@@ -141,9 +153,9 @@ def read_message(text: str, today: date, *, price_talk: bool = False) -> Reading
     place = places.find_place(blank_spans(masked, reading.spans))
     if place:
         if place.city:
-            reading.add("city", place.city, place.start, place.end)
+            reading.add("city", place.city, place.phrase_start, place.end)
         if place.uf:
-            reading.add("uf", place.uf, place.start, place.end)
+            reading.add("uf", place.uf, place.phrase_start, place.end)
 
     deadline = dates.find_deadline(blank_spans(masked, reading.spans), today)
     if deadline and not deadline.weak:
@@ -202,6 +214,9 @@ def find_need(text: str) -> tuple[str, int, int] | None:
         if not object_text.strip() or _VAGUE_NEED.match(object_text) or is_filler(object_text):
             continue
         value = trim_edges(original[match.start() : clause_end], leading=False)
+        said = original[match.start() : clause_end].rstrip(" .,;:!?-")
+        if re.search(r"\s(?:mais|menos)$", fold(said)):
+            value = squash(said)  # "quero vender mais": the last word is the need, not a dangling connector
         if len(value.split()) < 2:
             continue
         return clip(value, MAX_TEXT_ANSWER), match.start(), clause_end
@@ -254,7 +269,10 @@ def _answer_in(kind: str, text: str, spans: list[tuple[int, int]], today: date) 
             return None
         return companies.company_from_answer(rest[0])
     if kind == "need":
-        return clip(", ".join(rest), MAX_TEXT_ANSWER) if _substantive(rest) else None
+        answer = ", ".join(rest)
+        if not _substantive(rest) or _NO_NEED.match(fold(answer)):
+            return None
+        return clip(answer, MAX_TEXT_ANSWER)
     return clip(", ".join(rest), MAX_TEXT_ANSWER)
 
 

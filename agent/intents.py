@@ -23,19 +23,47 @@ _HUMAN_REQUEST = re.compile(
     rf"operador|operadora)\b"
     r"|\b(?:nao\s+quero|nao\s+gosto\s+de|odeio)\s+(?:falar\s+com\s+|conversar\s+com\s+)?(?:um\s+|uma\s+|o\s+|a\s+)?"
     r"(?:robo|bot|maquina|ia|inteligencia\s+artificial|chatbot|assistente\s+virtual)\b"
-    r"|^\s*(?:atendente|humano|atendimento\s+humano|pessoa|falar\s+com\s+atendente)\s*[!.?]*\s*$"
+    r"|^\s*(?:atendente|humano|atendimento\s+humano|pessoa|falar\s+com\s+atendente)\s*[!.?,]*"
+    r"(?:\s*(?:por\s+favor|pf|pfv|pfvr|please))?\s*[!.?]*\s*$"
+    # "tem alguém aí de verdade?", "tem algum humano aí?": wanting a person, asked as a question.
+    # ("tem alguém aí?" alone only checks that someone reads.)
+    r"|\btem\s+(?:alguem|gente)(?:\s+(?:ai|aqui|ae))?\s+(?:de\s+verdade|real|de\s+carne\s+e\s+osso)\b"
+    r"|\btem\s+(?:algum\s+(?:humano|atendente|vendedor)|alguma\s+pessoa|uma\s+pessoa|um\s+humano)"
+    r"(?:\s+(?:ai|aqui|ae))?\s*[?!.]*\s*$"
+    r"|\batendimento\s+(?:humano|com\s+(?:uma\s+)?pessoa)\b"
+    # "me passa pra alguém do comercial", "chama alguém de verdade": a person, by the team they work in.
+    rf"|\b(?:me\s+passa|me\s+passe|me\s+transfere|me\s+transfira|me\s+coloca|me\s+coloque|me\s+encaminha|"
+    rf"me\s+encaminhe|chama|chame|transfere|transfira|pode(?:m|ria)?\s+(?:me\s+)?(?:chamar|passar|transferir|colocar))\s+"
+    rf"(?:para\s+|pra\s+|pro\s+|com\s+)?(?:um\s+|uma\s+|o\s+|a\s+)?"
+    rf"(?:{_PEOPLE}|(?:setor\s+|time\s+|equipe\s+|area\s+)?(?:comercial|de\s+vendas|atendimento|suporte))\b"
+    r"|\b(?:quero|queria|prefiro)\s+(?:falar\s+com\s+)?(?:uma\s+)?pessoa\s*[!.?]*\s*$"
+    r"|\b(?:voces|vcs|ai)\s+tem\s+(?:algum\s+|alguma\s+|um\s+|uma\s+)?(?:atendente|humano|atendimento\s+humano|"
+    r"vendedor|vendedora|consultor|consultora|pessoa\s+(?:real|de\s+verdade))\b"
+)
+# After the closing invites "se quiser falar com uma pessoa, é só me dizer": a plain yes.
+_AFFIRMS = re.compile(
+    r"^\W*(?:sim|quero|quero\s+sim|sim\s+quero|pode\s+ser|pode|pode\s+sim|claro|com\s+certeza|por\s+favor|"
+    r"bora|vamos|gostaria|gostaria\s+sim|isso|quero\s+falar|pode\s+chamar|pode\s+passar)"
+    r"(?:\W+(?:sim|por\s+favor|pf|pfv|quero|pode|obrigad[oa]))*\W*$"
+)
+# A phone call is a person's job; "me liga amanhã" is a follow-up instead (see wants_later).
+_CALL_REQUEST = re.compile(
+    r"\b(?:(?:pode|podem|poderia|poderiam|consegue|conseguem|da\s+pra|tem\s+como)\s+)?me\s+(?:ligar|liga|ligue|telefonar)\b"
+    r"|\bliga\s+(?:pra|para)\s+mim\b|\b(?:quero|prefiro|gostaria\s+de)\s+(?:uma\s+)?ligacao\b"
+    r"|\bprefiro\s+(?:falar|conversar|resolver|tratar)\s+(?:isso\s+)?(?:por|pelo|no|via)\s+telefone\b"
 )
 _NEGATED_HUMAN = re.compile(r"\bnao\s+(?:quero|preciso|precisa|e\s+preciso)\s+(?:\w+\s+){0,2}$")
 _ASKS_IF_BOT = re.compile(
     r"\b(?:voce|vc|tu|e|eh)\s+(?:e\s+|eh\s+)?(?:um\s+|uma\s+)?(?:robo|bot|maquina|ia|pessoa\s+de\s+verdade|humano|humana)"
-    r"\s*\?|\b(?:to|estou)\s+falando\s+com\s+(?:um\s+|uma\s+)?(?:robo|bot|maquina|ia|humano|pessoa)"
+    r"\b[^.!?]{0,30}\?|\b(?:to|estou)\s+falando\s+com\s+(?:um\s+|uma\s+)?(?:robo|bot|maquina|ia|humano|pessoa)"
+    r"|\b(?:gente|pessoa|humano)\s+ou\s+(?:um\s+)?(?:robo|bot|maquina)\b|\b(?:robo|bot|maquina)\s+ou\s+(?:gente|pessoa|humano)\b"
 )
 
 _INJECTION = re.compile(
     r"\b(?:ignore|ignora|ignorar|esqueca|esquece|esquecer|desconsidere|desconsidera|desconsiderar|descarte|"
     r"despreze|sobrescreva)\s+(?:todas\s+|todos\s+|tudo\s+|as\s+|os\s+|suas\s+|seus\s+|o\s+que\s+)*"
     r"(?:instruc\w*|regras?|orientac\w*|ordens?|comandos?|diretrizes|prompt|programacao|configurac\w*|"
-    r"anteriores?|acima|foi\s+dito|te\s+disseram)"
+    r"anteriores?|acima|foi\s+dito|te\s+disseram|(?:o\s+)?que\s+te\s+(?:disseram|falaram|mandaram|pediram|ensinaram))"
     r"|\bignore\s+(?:all\s+|the\s+|your\s+)*(?:previous|prior|above)?\s*instructions\b|\bdisregard\s+(?:all|previous)"
     r"|\b(?:voce|vc)\s+agora\s+(?:eh|e|sera|vai\s+ser)\b|\ba\s+partir\s+de\s+agora\s+(?:voce|vc)\s+(?:eh|e|sera|vai)"
     r"|\b(?:finja|finge|fingir)\s+(?:que|ser)\b|\bfaca\s+de\s+conta\b|\b(?:aja|atue|responda|comporte-se)\s+como\s+"
@@ -48,6 +76,7 @@ _INJECTION = re.compile(
     r"texto\s+(?:acima|inicial|de\s+sistema))"
     r"|\bsystem\s+prompt\b|\bprompt\s+do\s+sistema\b|\bmodo\s+(?:desenvolvedor|developer|dan|deus)\b|\bdeveloper\s+mode\b"
     r"|\bjailbreak\b|\bsudo\b|<\s*/?\s*system\s*>|\[\s*system\s*\]|\bnovas\s+instrucoes\s*:"
+    r"|^\W*(?:system|admin|developer|assistant)\s*:|\b(?:mensagem|instrucao|ordem|comando)\s+do\s+sistema\s*:"
 )
 
 _PRICE = re.compile(
@@ -57,11 +86,18 @@ _PRICE = re.compile(
     r"|\b(?:voces|vcs|vc|voce)\s+cobra[mr]?\b|\bcusta\s+quanto\b|\b(?:sai|fica)\s+(?:por\s+|em\s+)?quanto\b"
     r"|\bdesconto\w*|\bmais\s+barat\w+|\b(?:faz|fazer|faria|sai|consegue|consegue\s+fazer|"
     r"deixa|deixar|fecha|fechar)\s+(?:por|a|em)\s+(?:r\$\s*)?\d|\bbaixa\w*\s+(?:o\s+)?(?:preco|valor)|\babaixa\w*"
-    r"|\bcondic\w+\s+especia\w*|\bpromoc\w*|\bcupom\b|\bparcel\w*|\bmelhor\s+(?:preco|valor|condicao|proposta)\b"
-    r"|\bprecinho\b|\bchorar\b|\bgratis\b|\bde\s+graca\b|\bcortesia\b"
+    r"|\bcondic\w+\s+especia\w*|\bmelhor\s+(?:preco|valor|condicao|proposta)\b"
+    r"|\bprecinho\b|\bchorar\b"
 )
-_PRICE_WORD = re.compile(r"\b(?:precos?|valores|mensalidade|investimento)\b")
-_ASKING = re.compile(r"\b(?:saber|ver|me\s+passa|me\s+manda|me\s+envia|tabela|qual|quais|quanto|informar|conhecer)\b")
+# Words that are about our prices only when asked ("tem promoção?"); a need may name them too
+# ("quero divulgar as promoções da loja", "parcelar as vendas dos meus clientes").
+_PRICE_WORD = re.compile(
+    r"\b(?:precos?|valores|mensalidade|investimento|promoc\w*|cupo[mn]s?|parcel\w*|gratis|de\s+graca|cortesia)\b"
+)
+_ASKING = re.compile(
+    r"\b(?:saber|ver|me\s+passa|me\s+manda|me\s+envia|tabela|qual|quais|quanto|informar|conhecer|"
+    r"(?:da|tem)\s+(?:pra|para|como)|(?:voces|vcs)\s+(?:tem|fazem|dao|aceitam)|aceita[mr]?|consigo)\b"
+)
 _QUOTE = re.compile(
     r"\b(?:quero|queria|gostaria\s+de|preciso\s+de|precisava\s+de|pode(?:ria)?(?:\s+me)?\s+(?:mandar|enviar|passar|fazer)|"
     r"me\s+(?:manda|mande|envia|envie|passa|passe|faz|faca)|manda|mande|envia|envie|solicito|solicitar|pedir|"
@@ -86,13 +122,27 @@ _UNKNOWN = re.compile(
     r"\bnao\s+sei\s+(?:dizer|informar|ainda|te\s+dizer)\b|\bvou\s+ver\s+ainda\b|^\s*\?+\s*$|^\s*hm+\s*$"
 )
 _LATER = re.compile(
-    r"\b(?:me\s+)?(?:chama|chame|liga|ligue|procura|procure|manda\s+mensagem|fala\s+comigo|falamos|fale\s+comigo|"
+    r"\b(?:me\s+)?(?:chama|chame|chamar|liga|ligue|ligar|procura|procure|procurar|retornar|manda\s+mensagem|fala\s+comigo|falamos|fale\s+comigo|"
     r"retorna|retorne|volta\s+a\s+falar|entra\s+em\s+contato|entre\s+em\s+contato)\s+(?:comigo\s+)?"
     r"(?:depois|mais\s+tarde|amanha|outro\s+dia|outra\s+hora|semana\s+que\s+vem|na\s+proxima\s+semana|mes\s+que\s+vem|"
     r"segunda|terca|quarta|quinta|sexta|no\s+dia|dia\s+\d|em\s+\d|daqui)"
     r"|\b(?:agora|no\s+momento)\s+(?:nao\s+(?:posso|consigo|da)|estou\s+ocupad\w|to\s+ocupad\w|estou\s+dirigindo|"
     r"to\s+dirigindo|estou\s+em\s+reuniao|to\s+em\s+reuniao)\b|\b(?:estou|to)\s+(?:ocupad\w|dirigindo|em\s+reuniao)\b"
     r"|\bpode\s+ser\s+(?:depois|mais\s+tarde|amanha)\b"
+)
+# "quem fala?", "quem é você?": who is on the other side (the greeting says it on the first turn).
+_ASKS_WHO = re.compile(
+    r"^\W*(?:oi\W+|ola\W+)?(?:quem\s+(?:fala|e|eh|esta\s+falando|ta\s+falando|me\s+(?:mandou|chamou)|e\s+(?:voce|vc))|"
+    r"(?:com\s+)?quem\s+(?:eu\s+)?(?:falo|to\s+falando|estou\s+falando))\b(?:\s+(?:ai|aqui|ae))?\W*$"
+)
+# "não tenho interesse", "não me interessa, obrigado": a polite no to the whole offer (not a STOP:
+# agent.optout keeps "não tenho interesse agora" out on purpose).
+_NOT_INTERESTED = re.compile(
+    r"^\W*(?:(?:nao|n)\W+)?(?:(?:obrigad[oa]|obg|valeu)\W+)?(?:mas\s+)?(?:(?:eu|a\s+gente)\s+)?"
+    r"(?:nao\s+tenho\s+(?:mais\s+)?interesse|sem\s+interesse|nao\s+(?:me\s+)?interessa\w*|"
+    r"nao\s+(?:quero|preciso)\s+(?:de\s+)?nada|nao\s+(?:estou|to|estamos)\s+interessad[oa]s?)"
+    r"(?:\s+(?:no\s+momento|agora|por\s+enquanto|por\s+ora|nao))?"
+    r"(?:\W+(?:mas\s+)?(?:obrigad[oa]|obg|valeu|vlw|agradeco)(?:\s+(?:mesmo|assim|pelo\s+contato))?)?\W*$"
 )
 _SMALL_TALK_QUESTION = re.compile(
     r"\b(?:tudo\s+(?:bem|bom|certo|joia|tranquilo)|como\s+vai|como\s+(?:voce|vc)\s+esta)\b"
@@ -106,13 +156,24 @@ _BROWSING = re.compile(
 
 
 def asks_for_human(text: str) -> bool:
-    """ "quero falar com um atendente", "me passa pra um humano", "não quero falar com robô"."""
+    """ "quero falar com um atendente", "me passa pra um humano", "não quero falar com robô", "tem alguém
+    aí de verdade?", "pode me ligar?" (a call only a person can make; "me liga amanhã" is a follow-up)."""
     folded = fold(text or "")
-    for match in _HUMAN_REQUEST.finditer(folded):
+    for match in (*_HUMAN_REQUEST.finditer(folded), *_CALL_REQUEST.finditer(folded)):
         if _NEGATED_HUMAN.search(folded[: match.start()]):
             continue  # "não preciso falar com um atendente"
+        if match.re is _CALL_REQUEST and wants_later(text):
+            continue
         return True
     return False
+
+
+def asks_for_a_call(text: str) -> bool:
+    """ "pode me ligar?", "prefiro resolver por telefone": a person has to call (now, not later)."""
+    folded = fold(text or "")
+    return any(not _NEGATED_HUMAN.search(folded[: match.start()]) for match in _CALL_REQUEST.finditer(folded)) and (
+        not wants_later(text)
+    )
 
 
 def asks_if_bot(text: str) -> bool:
@@ -181,3 +242,18 @@ def is_question(text: str) -> bool:
 def is_browsing(text: str) -> bool:
     """Low buying intent: "só estou pesquisando", "por curiosidade"."""
     return bool(_BROWSING.search(fold(text or "")))
+
+
+def asks_who(text: str) -> bool:
+    """ "quem fala?", "com quem eu falo?": who is writing (answered like "você é um robô?")."""
+    return bool(_ASKS_WHO.search(fold(text or "")))
+
+
+def not_interested(text: str) -> bool:
+    """A polite no to the offer as a whole ("não tenho interesse, obrigada"), and nothing else."""
+    return bool(_NOT_INTERESTED.search(fold(text or "")))
+
+
+def affirms(text: str) -> bool:
+    """A plain yes ("sim", "quero sim", "pode ser, por favor"), with nothing else in it."""
+    return bool(_AFFIRMS.search(fold(text or "")))

@@ -60,7 +60,19 @@ NOT_NAMES = FILLER_WORDS | word_set(
     me te se lhe mim ti manda mande envia envie segue vai tem ter estamos esta tava foi sera seria
     moro moramos resido vivo vim vi acho falamos trabalhamos atendo atendemos somos manha
     favor obrigado certo verdade claro olha veja bom ruim email mail whatsapp telefone numero
+    mercado mercadinho supermercado padaria oficina clinica consultorio escola colegio pousada hotel restaurante
+    lanchonete pizzaria hamburgueria barbearia salao studio estudio academia farmacia drogaria distribuidora
+    construtora transportadora imobiliaria agencia escritorio otica petshop pet mecanica borracharia doceria
+    confeitaria sorveteria acougue floricultura papelaria livraria atelie boutique grafica lavanderia comercio
+    industria metalurgica autopecas loja lojas ltda eireli
     """
+)
+# Courtesy titles skipped before a name ("sou a Dra. Márcia" -> "Márcia").
+_TITLE_WORDS = word_set("dr dra doutor doutora sr sra srta senhor senhora prof profa professor professora")
+# Interjections a name answer may start with ("ah ok. Simone", "tá, é Pedro").
+_INTERJECTIONS = re.compile(
+    r"^\s*(?:(?:ah+|ahn|ok|okay|ta|tah|hum+|hm+|entao|certo|beleza|blz|sim|claro|opa|ops|uai|pois|show|perfeito|"
+    r"desculp[ae]|foi\s+mal|entendi|combinado|ah\s+ta|ah\s+sim|ah\s+ok)\b[\s,.!?;:…-]*)+"
 )
 _TITLES = re.compile(r"^(?:dr|dra|sr|sra|srta|prof|profa|eng|pr|pra)\.?\s+", re.IGNORECASE)
 
@@ -115,11 +127,7 @@ def leading_known_name(text: str) -> NameMatch | None:
     Martins, da Metalúrgica Forte"): the name; None for anything else ("Padaria do Zé")."""
     original = text or ""
     folded = fold(original)
-    greeting = _GREETING.match(folded)
-    position = greeting.end() if greeting else 0
-    prefix = _ANSWER_PREFIX.match(folded, position)
-    if prefix:
-        position = prefix.end()
+    position = _after_answer_prefix(folded, _after_greeting(folded))
     found = _name_at(original, folded, position, require_known=True)
     if found is None or not _COMPANY_FOLLOWS.match(folded, found.end):
         return None
@@ -133,15 +141,23 @@ def extract_name(text: str) -> str | None:
     introduced = find_introduced_name(original)
     if introduced is not None:
         return introduced.name
-    position = 0
-    greeting = _GREETING.match(folded)
-    if greeting:
-        position = greeting.end()
-    prefix = _ANSWER_PREFIX.match(folded, position)
-    if prefix:
-        position = prefix.end()
+    position = _after_answer_prefix(folded, _after_greeting(folded))
     found = _name_at(original, folded, position, require_known=False)
     return found.name if found else None
+
+
+def bare_known_name(text: str) -> NameMatch | None:
+    """A message that is only a person's name, starting with a known first name ("Wagner", "oi, Ana
+    Paula Souza!"): the name; None for anything else ("Maria Padaria", "Rosa Flores Decoração")."""
+    original = text or ""
+    folded = fold(original)
+    found = _name_at(original, folded, _after_greeting(folded), require_known=True)
+    if found is None or re.search(r"\w", folded[found.end :]):
+        return None
+    words = [fold(word) for word in found.name.split()]
+    if any(word not in FIRST_NAMES and word not in SURNAMES and word not in _PARTICLES for word in words[1:]):
+        return None
+    return found
 
 
 def clean_push_name(push_name: str) -> str:
@@ -163,12 +179,32 @@ def first_name(text: str) -> str:
     return text.split()[0] if text and text.split() else ""
 
 
+def _after_greeting(folded: str) -> int:
+    """Where an answer starts once greetings and interjections are passed ("oi! ah ok. Simone")."""
+    position = -1
+    end = 0
+    while end != position:
+        position = end
+        for pattern in (_GREETING, _INTERJECTIONS):
+            found = pattern.match(folded[end:])  # a slice: the patterns anchor at "^"
+            if found and found.end() > 0:
+                end += found.end()
+    return end
+
+
+def _after_answer_prefix(folded: str, position: int) -> int:
+    """Where the name starts once "meu nome é", "sou o", "é a"… are passed."""
+    prefix = _ANSWER_PREFIX.match(folded[position:])  # a slice: the pattern anchors at "^"
+    return position + prefix.end() if prefix else position
+
+
 def _name_at(
     original: str, folded: str, position: int, *, require_known: bool, skip_symbols: bool = False
 ) -> NameMatch | None:
     """The name starting at `position`: up to five name-like words, stopping where the sentence goes on."""
     words: list[tuple[str, int]] = []
     cursor = position
+    after_title = False
     while len(words) < _MAX_NAME_WORDS:
         match = _WORD.search(original, cursor)
         if match is None:
@@ -176,10 +212,16 @@ def _name_at(
         gap = original[cursor : match.start()]
         if words and gap.strip():
             break  # punctuation or an emoji between words ends the name: "Ana, prazer", "Ana 😊 tudo bem"
+        if after_title:
+            gap = gap.replace(".", "", 1)  # "Dra. Márcia"
         if not words and not skip_symbols and (_SENTENCE_MARK.search(gap) or any(c.isdigit() for c in gap)):
             break
         word = match.group(0)
         folded_word = fold(word)
+        if not words and not after_title and folded_word in _TITLE_WORDS and _WORD.search(original, match.end()):
+            after_title = True
+            cursor = match.end()
+            continue
         if any(char.isdigit() for char in word):
             break
         if folded_word in _PARTICLES and words:

@@ -33,6 +33,8 @@ REASK_BY_KIND = {
 }
 REASK_GENERIC = "Desculpe, não entendi bem. Pode me responder de novo? {question}"
 SKIP_AFTER_REASK = "Sem problemas, vamos seguir."
+# Before a question the customer already passed over twice (they kept telling other things).
+STILL_OPEN = "Antes de seguir, me ajuda com esta:"
 DECLINED = "Sem problemas! Nosso especialista conversa sobre isso com você depois."
 
 HOW_ARE_YOU_REPLY = "Tudo ótimo por aqui, obrigada! 😊"
@@ -49,6 +51,7 @@ PRICE_WITHOUT_ALLOWED = (
 QUOTE_ACK = "Combinado! Um especialista vai preparar a sua proposta e te enviar por aqui."
 QUOTE_ALREADY = "Sua proposta já está com o nosso especialista, ele te envia por aqui."
 QUESTION_FOR_HUMAN = "Boa pergunta! Vou deixar anotada para o nosso especialista te responder."
+BROWSING_REPLY = "Fique à vontade! Com algumas respostas rápidas já consigo te mostrar como podemos ajudar."
 
 MEDIA_FAILED = {
     "audio": "Não consegui ouvir o seu áudio 😕 Pode me escrever, por favor?",
@@ -67,6 +70,12 @@ HUMAN_REQUEST_OPEN = (
 HUMAN_REQUEST_CLOSED = (
     "Claro! Já avisei o nosso time. Estamos fora do horário de atendimento; uma pessoa te responde {when}."
 )
+CALL_REQUEST_OPEN = "Claro! Já avisei o nosso time: uma pessoa vai entrar em contato com você em instantes."
+CALL_REQUEST_CLOSED = (
+    "Claro! Já avisei o nosso time. Estamos fora do horário de atendimento; "
+    "uma pessoa entra em contato com você {when}."
+)
+NOT_INTERESTED_REPLY = "Tudo bem, agradeço o retorno! Se mudar de ideia, é só me chamar por aqui. 😊"
 
 THANKS_WITH_NAME = "Tudo anotado, {name}! Agradeço pelas informações."
 THANKS_WITHOUT_NAME = "Tudo anotado! Agradeço pelas informações."

@@ -12,7 +12,7 @@ count when the place is a city or state we know; "moro em", "sou de", "resido em
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.text import FILLER_WORDS, fold, word_set
 
@@ -98,6 +98,13 @@ class Place:
     uf: str  # "SP"; "" when unknown
     start: int
     end: int
+    # Where the words introducing it start ("moro em …"); once the place is taken, no word of them is
+    # left to be read as something else ("sou" as a company name).
+    said_from: int | None = None
+
+    @property
+    def phrase_start(self) -> int:
+        return self.start if self.said_from is None else min(self.said_from, self.start)
 
 
 def find_place(text: str) -> Place | None:
@@ -110,7 +117,7 @@ def find_place(text: str) -> Place | None:
             uf_hint = match.groupdict().get("uf")
             place = _place(original, folded, match.start(group), match.end(group), uf_hint, known_only=known_only)
             if place is not None:
-                return place
+                return replace(place, said_from=match.start())
     for match in _CITY_SLASH_UF.finditer(folded):
         uf_text = original[match.start("uf") : match.end("uf")]
         # "Campinas/sp" is clear; after "-" or "(" only "SP" in capitals is a state and not a word.

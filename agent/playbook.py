@@ -7,17 +7,20 @@ description). In order of precedence:
    OPT_OUT, and silence in every later turn.
 2. Facts volunteered anywhere in the turn are recorded (agent.extraction): name, company, need,
    budget, deadline, e-mail, city/UF, CNPJ; an answered question is never asked again.
-3. A request for a person hands off at once (reason "customer asked for a human"); outside
-   business hours the bubble says when someone will answer (`context.next_opening`).
-4. "me chama amanhã" / "agora não posso" schedule a follow-up (action FOLLOWUP) instead of a question.
+3. A request for a person hands off at once (reason "customer asked for a human"; "pode me ligar?"
+   adds ": a phone call"); outside business hours the bubble says when someone will answer
+   (`context.next_opening`).
+4. "me chama amanhã" / "agora não posso" schedule a follow-up (action FOLLOWUP) instead of a question;
+   "não tenho interesse" (and nothing else) gets a polite close instead of the next question.
 5. Otherwise the turn reacts (media it could not read, a prompt-injection attempt, a price or a
    proposal question (action QUOTE), "você é um robô?") and goes on with the script: the awaited
    question's answer is read leniently; a missing answer is re-asked once in other words, then
-   skipped; a declined one ("prefiro não dizer") is skipped at once. Skipped questions are left for
-   the human.
+   skipped; a declined one ("prefiro não dizer") is skipped at once. When the customer talks about
+   something else instead, the question is repeated once, then introduced once more, then skipped.
+   Skipped questions are left for the human.
 6. When no required question is left: a hot lead is handed off (reason "hot lead", plus "; still to
    ask: budget, …" when questions were skipped); a warm or cold one gets a closing message and stays
-   with the bot.
+   with the bot, until a plain "sim" takes up the closing's offer of a person (a handoff).
 
 Stage: "qualifying" while a required question is open, "qualified" once none is (answered or
 skipped), "handed_off" on a handoff, and left alone (None) once a person has had the lead. Score
@@ -30,11 +33,13 @@ State kept between turns (all optional, missing keys mean "not yet"):
     greeted          the greeting was sent
     awaiting         key of the question the customer is answering now (None when none is open)
     reasked          key of the question already asked a second time
+    repeated         key of the question asked again because the customer talked about something else
     skipped          keys given up on (declined, or unanswered twice); a human will ask them
     handed_off       a handoff was requested (hot lead or the customer asked for a person)
     completed        every question is done and the closing message was sent (warm/cold lead)
     quote_requested  the QUOTE action was already sent
     opted_out        the customer opted out; nothing more is said
+    not_interested   the customer said no to the offer ("não tenho interesse"); courtesies get courtesies
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ PLAYBOOK_MODEL = "playbook"
 __all__ = ["MAX_BUBBLES", "MAX_BUBBLE_CHARS", "PLAYBOOK_MODEL", "run_playbook"]
 MAX_QUOTE_DETAILS = 500
 HUMAN_REQUEST_REASON = "customer asked for a human"
+CALL_REQUEST_REASON = "customer asked for a human: a phone call"
 HOT_LEAD_REASON = "hot lead"
 FOLLOWUP_HOUR = time(10, 0)
 FOLLOWUP_LATER_HOURS = 3
@@ -114,10 +120,21 @@ class _Turn:
     def decide(self) -> Decision:
         readings = self._record_volunteered_facts()
         if any(intents.asks_for_human(message.text) for message in self.usable):
+            if any(intents.asks_for_a_call(message.text) for message in self.usable):
+                return self._hand_off(CALL_REQUEST_REASON, [self._call_request_bubble()])
+            return self._hand_off(HUMAN_REQUEST_REASON, [self._human_request_bubble()])
+        if self._accepts_a_person():
             return self._hand_off(HUMAN_REQUEST_REASON, [self._human_request_bubble()])
         later = next((message for message in self.usable if intents.wants_later(message.text)), None)
         if later is not None:
             return self._follow_up(later)
+        if self._not_interested():
+            return self._close_not_interested()
+        if self.state.pop("not_interested", None) and self._only_small_talk():
+            # "ok, obrigada" after saying no: a courtesy back, not the script again.
+            thanked = any(intents.thanks(message.text) for message in self.usable)
+            self.state["not_interested"] = True
+            return self._finish([phrases.THANKS_REPLY] if thanked else [])
         self._react()
         question_bubbles = self._continue_script(readings)
         return self._finish(question_bubbles)
@@ -129,10 +146,14 @@ class _Turn:
             reading = read_message(message.text, self.today, price_talk=intents.asks_price(message.text))
             if intents.wants_later(message.text):
                 reading.facts.pop("date", None)  # "me chama semana que vem" is not the project's deadline
-            if "need" in reading.facts and self._known_kind("need"):
-                reading.facts.pop("need")  # a need is fuzzy: the first clear one stands
+            if "need" in reading.facts and (self._known_kind("need") or intents.asks_for_human(message.text)):
+                # A need is fuzzy: the first clear one stands, and "quero um atendente" is no need at all.
+                reading.facts.pop("need")
             readings.append(reading)
             merged.update(reading.facts)  # a later message corrects an earlier one
+        weak_name = next((reading.weak_name for reading in readings if reading.weak_name), None)
+        if weak_name and "name" not in merged and self.first_turn and not self._known_kind("name"):
+            merged["name"] = weak_name  # "Wagner" on its own, before any question was asked
         taken: set[str] = set()
         for field in self.profile.fields:
             kind = field_kind(field)
@@ -167,8 +188,15 @@ class _Turn:
                 self.reactions.append(phrases.PRICE_WITHOUT_ALLOWED)
         if any(intents.asks_if_bot(text) for text in texts):
             self.reactions.append(phrases.IS_BOT_REPLY.format(company=self.profile.company_name))
+        elif any(intents.asks_who(text) for text in texts):
+            if not self.first_turn:  # the greeting already said who writes
+                self.reactions.append(phrases.IS_BOT_REPLY.format(company=self.profile.company_name))
         elif not self.reactions and any(_open_question(text) for text in texts):
             self.reactions.append(phrases.QUESTION_FOR_HUMAN)
+        awaited = self._field(self.state.get("awaiting"))
+        if any(intents.is_browsing(text) for text in texts) and (awaited is None or field_kind(awaited) != "need"):
+            # "só estou olhando" answers only "what are you looking for?"; anywhere else it is a remark.
+            self.reactions.append(phrases.BROWSING_REPLY)
         if not self.first_turn and not self.reactions and any(intents.asks_how_are_you(text) for text in texts):
             self.small_talk = phrases.HOW_ARE_YOU_REPLY
 
@@ -185,13 +213,14 @@ class _Turn:
 
     def _read_awaited(self, awaited: QualificationField, readings: list[Reading]) -> list[str] | None:
         """Bubbles that keep the awaited question open, or None to move on to the next step."""
+        kind = field_kind(awaited)
         answering = [
             (message, reading)
             for message, reading in zip(self.usable, readings, strict=True)
-            if not _is_aside(message.text)
+            if not _is_aside(message.text) and (kind == "need" or not intents.is_browsing(message.text))
         ]
         value = answer_for(
-            field_kind(awaited),
+            kind,
             [message.text for message, _ in answering],
             [reading.spans for _, reading in answering],
             self.today,
@@ -200,6 +229,7 @@ class _Turn:
             self.updates[awaited.key] = value
         if self._known(awaited.key):
             self.state.pop("reasked", None)
+            self.state.pop("repeated", None)
             self.ack = self._acknowledgement()
             return None
         texts = [message.text for message, _ in answering]
@@ -210,9 +240,19 @@ class _Turn:
         if self._news():
             self.ack = self._acknowledgement()
         if self.reactions or self.small_talk or self._news():
-            # The customer engaged with something else: ask again, without counting it as a re-ask.
+            # The customer engaged with something else: ask again, without counting it as a re-ask
+            # the first time; the same question three times in a row would read like a broken record.
             failed_only = any(message.failed_media for message in self.messages) and not self.usable
-            return [] if failed_only else [awaited.question]
+            if failed_only:
+                return []
+            if self.state.get("repeated") != awaited.key:
+                self.state["repeated"] = awaited.key
+                return [awaited.question]
+            if self.state.get("reasked") != awaited.key:
+                self.state["reasked"] = awaited.key
+                return [phrases.STILL_OPEN, awaited.question]
+            self._skip(awaited)
+            return None
         if self.state.get("reasked") != awaited.key:
             self.state["reasked"] = awaited.key
             return [_reask(awaited)]
@@ -225,7 +265,9 @@ class _Turn:
         next_field = _next_question(self.profile, known, self.state.get("skipped", []))
         if next_field is not None:
             self.state["awaiting"] = next_field.key
-            intro = [phrases.INTRO] if self.first_turn and not self.updates and not self.reactions else []
+            # The greeting already says a name given on the first turn: the questions still need their intro.
+            only_name = set(self.updates) <= {self._name_key() or "name"}
+            intro = [phrases.INTRO] if self.first_turn and only_name and not self.reactions else []
             return [*intro, next_field.question]
         self.state["awaiting"] = None
         self.state.pop("reasked", None)
@@ -271,6 +313,29 @@ class _Turn:
         else:
             closing = phrases.HANDOFF_CLOSED.format(company=company, when=self._next_opening())
         return [self._thanks(known), closing]
+
+    def _accepts_a_person(self) -> bool:
+        """ "sim" after the closing offered a person ("se quiser falar com uma pessoa, é só me dizer")."""
+        return (
+            bool(self.state.get("completed"))
+            and not self.was_handed_off
+            and bool(self.usable)
+            and all(intents.affirms(message.text) for message in self.usable)
+        )
+
+    def _not_interested(self) -> bool:
+        """A polite no to the offer, with nothing else said (facts or a question mean the talk goes on)."""
+        return (
+            not self._news()
+            and any(intents.not_interested(message.text) for message in self.usable)
+            and not any(intents.is_question(message.text) for message in self.usable)
+        )
+
+    def _close_not_interested(self) -> Decision:
+        self.state.update(awaiting=None, not_interested=True)
+        self.state.pop("reasked", None)
+        self.state.pop("repeated", None)
+        return self._finish([phrases.NOT_INTERESTED_REPLY])
 
     def _follow_up(self, message: CustomerMessage) -> Decision:
         found = dates.find_deadline(message.text, self.today)
@@ -355,9 +420,11 @@ class _Turn:
         name_key = self._name_key() or "name"
         profile_keys = [field.key for field in self.profile.fields if field.key in self.updates]
         name = first_name(str(self.updates[name_key])) if name_key in self.updates else ""
-        if name and self.first_turn:
-            name = ""  # the greeting already said it
         others = [key for key in profile_keys if key != name_key]
+        if name and self.first_turn:
+            if not others and set(self.updates) <= {name_key}:
+                return ""  # the greeting already said it, and the intro follows
+            name = ""
         if name:
             return phrases.NAME_AND_MORE_ACK.format(name=name) if others else phrases.NAME_ACK.format(name=name)
         if len(others) > 1:
@@ -379,6 +446,11 @@ class _Turn:
         if self.context.business_open:
             return phrases.HUMAN_REQUEST_OPEN
         return phrases.HUMAN_REQUEST_CLOSED.format(when=self._next_opening())
+
+    def _call_request_bubble(self) -> str:
+        if self.context.business_open:
+            return phrases.CALL_REQUEST_OPEN
+        return phrases.CALL_REQUEST_CLOSED.format(when=self._next_opening())
 
     def _next_opening(self) -> str:
         return squash(self.context.next_opening) or phrases.WHEN_OPEN_AGAIN
@@ -405,6 +477,7 @@ class _Turn:
 
     def _skip(self, field: QualificationField) -> None:
         self.state.pop("reasked", None)
+        self.state.pop("repeated", None)
         skipped = self.state.get("skipped", [])
         if field.key not in skipped:
             self.state["skipped"] = [*skipped, field.key]
@@ -432,7 +505,8 @@ def _reask(field: QualificationField) -> str:
 def _is_aside(text: str) -> bool:
     """Messages about something else than the question asked: they answer nothing."""
     return (
-        intents.asks_price(text)
+        intents.asks_who(text)
+        or intents.asks_price(text)
         or intents.asks_quote(text)
         or intents.asks_if_bot(text)
         or intents.wants_later(text)
@@ -448,6 +522,7 @@ def _open_question(text: str) -> bool:
         and not intents.asks_price(text)
         and not intents.asks_quote(text)
         and not intents.asks_if_bot(text)
+        and not intents.asks_who(text)
         and not intents.is_small_talk(text)
     )
 

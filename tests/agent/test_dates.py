@@ -77,3 +77,34 @@ def test_local_today_is_the_day_in_brazil():
     # 01:00 UTC on the 11th is still the 10th in São Paulo.
     assert local_today(datetime(2025, 3, 11, 1, 0, tzinfo=UTC)) == date(2025, 3, 10)
     assert local_today(datetime(2025, 3, 11, 1, 0)) == date(2025, 3, 10)  # naive is UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "iso", "phrase"),
+    [
+        ("antes do natal", "2025-12-24", "antes do natal"),
+        ("até o natal", "2025-12-25", "até o natal"),
+        ("antes da black friday", "2025-11-27", "antes da black friday"),
+        ("pro dia das mães", "2025-05-11", "pro dia das mães"),
+        ("até o fim de ano", "2025-12-31", "fim de ano"),
+    ],
+)
+def test_commercial_dates_are_deadlines(text, iso, phrase):
+    found = find_deadline(text, TODAY)
+    assert found.formatted() == f"{iso} ({phrase})"
+    assert found.weak is False
+
+
+def test_a_commercial_date_already_past_is_next_years():
+    assert find_deadline("até o natal", date(2025, 12, 26)).date == date(2026, 12, 25)
+
+
+def test_natal_alone_may_be_the_city():
+    assert find_deadline("Natal", TODAY).weak is True
+
+
+def test_yesterday_alone_means_it_is_urgent():
+    found = find_deadline("ontem 😅", TODAY)
+    assert found.formatted() == "2025-03-10 (ontem)"
+    assert found.weak is True  # an answer to "para quando?" only
+    assert find_deadline("ontem eu vi o anúncio de vocês", TODAY) is None

@@ -169,3 +169,63 @@ def test_answers_to_the_question_just_asked(kind, text, value):
 )
 def test_field_kind_follows_type_then_key(field, kind):
     assert field_kind(field) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Bom dia, aqui é a Patrícia do RH da Construtora Horizonte", "Construtora Horizonte"),
+        ("sou a Ana, do setor de compras da Metalúrgica Beta", "Metalúrgica Beta"),
+        ("Sou o Léo 😎 da Barbearia Navalha ✂️", "Barbearia Navalha"),
+        ("Sou Ricardo Mendes, gerente de TI da Rede Supermercados Bom Lar.", "Rede Supermercados Bom Lar"),
+    ],
+)
+def test_a_company_after_a_name_a_department_or_an_emoji(text, company):
+    assert read_message(text, TODAY).facts["company"] == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("sou MEI", "Autônomo"),
+        ("sou microempreendedora individual", "Autônomo"),
+        ("trabalho com revenda de cosméticos", None),
+        ("tenho uma loja de roupas", None),
+    ],
+)
+def test_company_answers_that_describe_the_person_or_the_trade(text, company):
+    assert company_from_answer(text) == company
+
+
+def test_words_introducing_a_place_are_not_left_for_the_company_answer():
+    text = "meu email: cris@papelaria.com.br, sou de Belo Horizonte - MG"
+    reading = read_message(text, TODAY)
+
+    assert reading.facts["city"] == "Belo Horizonte/MG"
+    assert answer_for("company", [text], [reading.spans], TODAY) is None
+
+
+@pytest.mark.parametrize("text", ["oi qria sabe mais", "preciso disso o quanto antes", "quero ver como funciona"])
+def test_wishes_without_an_object_are_not_needs(text):
+    assert "need" not in read_message(text, TODAY).facts
+
+
+def test_a_need_ending_in_mais_keeps_it():
+    assert find_need("sei lá, quero vender mais")[0] == "quero vender mais"
+
+
+def test_tenho_before_an_amount_is_a_budget():
+    assert read_message("tenho 2k", TODAY).facts["money"] == 2000
+    assert "money" not in read_message("temos 40 lojas", TODAY).facts
+    assert "money" not in read_message("tenho 30 mil clientes", TODAY).facts
+
+
+def test_a_message_that_is_only_a_name_is_a_weak_name():
+    assert read_message("Wagner", TODAY).weak_name == "Wagner"
+    assert read_message("Wagner", TODAY).facts == {}
+    assert read_message("Mercadinho São Jorge", TODAY).weak_name is None
+
+
+@pytest.mark.parametrize("text", ["nada específico", "nada", "ainda nada definido"])
+def test_nothing_in_particular_is_no_need(text):
+    assert answer_for("need", [text], [[]], TODAY) is None

@@ -1,6 +1,6 @@
 import pytest
 
-from agent.names import clean_push_name, extract_name, find_introduced_name, leading_known_name
+from agent.names import bare_known_name, clean_push_name, extract_name, find_introduced_name, leading_known_name
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,30 @@ def test_a_known_first_name_before_a_company():
 )
 def test_push_names_are_cleaned_for_a_greeting(push_name, expected):
     assert clean_push_name(push_name) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sou a Dra. Márcia", "Márcia"),
+        ("Dr Paulo Souza", "Paulo Souza"),
+        ("ah ok. Simone", "Simone"),
+        ("tá, é Pedro", "Pedro"),
+        ("oi! ah ok. Simone", "Simone"),
+    ],
+)
+def test_titles_and_interjections_before_a_name(text, expected):
+    assert extract_name(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Mercadinho São Jorge", "Padaria do Zé", "Studio Bela Pele", "não sei", "ok"])
+def test_a_business_is_not_a_persons_name(text):
+    assert extract_name(text) is None
+
+
+def test_a_message_that_is_only_a_known_name():
+    assert bare_known_name("Wagner").name == "Wagner"
+    assert bare_known_name("oi, Ana Paula Souza!").name == "Ana Paula Souza"
+    assert bare_known_name("Maria Padaria") is None
+    assert bare_known_name("Marco") is None  # not a first name we know (and a month)
+    assert bare_known_name("Paulo, da Acme") is None  # more than a name

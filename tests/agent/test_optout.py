@@ -51,3 +51,38 @@ def test_opt_out_requests_are_recognised(text):
 )
 def test_sentences_sharing_a_word_are_not_opt_outs(text):
     assert is_opt_out(text) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chega, não me chamem mais",
+        "não me procure mais",
+        "remover meu número",
+        "por favor apague meu contato",
+        "não quero mais mensagens",
+        "não quero mais contato",
+        "chega de mensagem",
+        "sai",
+        "Sai!",
+        "me remove",
+        "me tira",
+    ],
+)
+def test_more_opt_out_requests(text):
+    assert is_opt_out(text) is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "não precisa remover meu número",
+        "nao quero mais contato com robô, quero uma pessoa",
+        "ela não me chama mais de chefe",
+        "não quero mais esse sistema",
+        "sai do aluguel",
+        "me tira uma dúvida",
+    ],
+)
+def test_more_sentences_that_are_not_opt_outs(text):
+    assert is_opt_out(text) is False

@@ -52,3 +52,11 @@ def test_a_bare_answer_to_the_city_question():
 def test_known_places():
     assert is_known_place("Bahia") and is_known_place("rio") and is_known_place("Campinas")
     assert not is_known_place("Acme")
+
+
+def test_the_introducing_words_are_part_of_what_was_said():
+    text = "meu email: cris@papelaria.com.br, sou de Belo Horizonte - MG"
+    place = find_place(text)
+    assert place.city == "Belo Horizonte/MG"
+    assert text[place.phrase_start : place.end] == "sou de Belo Horizonte - MG"
+    assert text[place.start : place.end] == "Belo Horizonte - MG"

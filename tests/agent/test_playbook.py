@@ -449,3 +449,108 @@ def test_the_playbook_never_raises_on_odd_input(texts, state, lead_fields, push_
 
     assert len(decision.bubbles) <= MAX_BUBBLES
     assert all(0 < len(bubble) <= MAX_BUBBLE_CHARS for bubble in decision.bubbles)
+
+
+# --- Conversations off the script ------------------------------------------------------------
+
+
+def test_a_question_passed_over_is_repeated_then_introduced_then_left_for_a_person():
+    known = {"name": "Pedro"}
+    first = run_playbook(timed(turn("quero um app de delivery", state=_awaiting("company"), lead_fields=known)))
+    known |= first.field_updates
+    second = run_playbook(timed(turn("uns 8 mil", state=first.state, lead_fields=known)))
+    known |= second.field_updates
+    third = run_playbook(timed(turn("mês que vem", state=second.state, lead_fields=known)))
+
+    assert first.bubbles[-1] == "Qual é a sua empresa?"
+    assert second.bubbles[-2:] == ["Antes de seguir, me ajuda com esta:", "Qual é a sua empresa?"]
+    assert third.state["skipped"] == ["company"]
+    assert third.actions == [HANDOFF]
+    assert third.handoff_reason == "hot lead; still to ask: company"
+    assert not any(bubble == "Qual é a sua empresa?" for bubble in third.bubbles)
+
+
+def test_not_interested_gets_a_polite_close_and_no_more_questions():
+    decision = run_playbook(turn("não tenho interesse, obrigada", state=_awaiting("name")))
+    after = run_playbook(turn("ok", state=decision.state))
+    thanked = run_playbook(turn("obrigada", state=decision.state))
+
+    assert decision.bubbles == ["Tudo bem, agradeço o retorno! Se mudar de ideia, é só me chamar por aqui. 😊"]
+    assert decision.actions == []  # no opt-out: the customer did not ask to stop receiving messages
+    assert decision.state["awaiting"] is None
+    assert after.bubbles == []
+    assert thanked.bubbles == ["Por nada! Qualquer coisa, é só chamar. 😊"]
+
+
+def test_after_a_no_the_script_comes_back_when_the_customer_does():
+    closed = run_playbook(turn("não tenho interesse", state=_awaiting("name")))
+    decision = run_playbook(turn("na verdade quero sim, sou a Carla", state=closed.state))
+
+    assert decision.field_updates == {"name": "Carla"}
+    assert decision.bubbles[-1] == "Qual é a sua empresa?"
+    assert "not_interested" not in decision.state
+
+
+def test_a_plain_yes_to_the_closing_hands_off():
+    known = {
+        "name": "Lia",
+        "company": "Lia Artesanato",
+        "need": "loja virtual",
+        "budget": 500,
+        "timeline": "sem pressa",
+    }
+    decision = run_playbook(turn("sim, por favor", lead_fields=known, state={"greeted": True, "completed": True}))
+
+    assert decision.actions == [HANDOFF]
+    assert decision.handoff_reason == "customer asked for a human"
+
+
+def test_a_yes_before_the_script_ends_is_just_an_answer():
+    decision = run_playbook(turn("sim", state=_awaiting("company"), lead_fields={"name": "Lia"}))
+
+    assert decision.actions == []
+
+
+def test_a_phone_call_request_hands_off_saying_someone_will_get_in_touch():
+    decision = run_playbook(turn("pode me ligar? prefiro resolver por telefone", state=_awaiting("company")))
+
+    assert decision.actions == [HANDOFF]
+    assert decision.handoff_reason == "customer asked for a human: a phone call"
+    assert decision.field_updates == {}  # no company made of the words
+    assert "entrar em contato" in decision.bubbles[-1]
+
+
+def test_asking_for_a_person_is_not_a_need():
+    decision = run_playbook(turn("quero um atendente humano", state=_awaiting("name")))
+
+    assert decision.actions == [HANDOFF]
+    assert "need" not in decision.field_updates
+
+
+def test_who_is_writing_is_answered_by_the_greeting_then_by_the_bot_reply():
+    first = run_playbook(turn("quem fala?"))
+    later = run_playbook(turn("quem fala?", state=_awaiting("company"), lead_fields={"name": "Ana"}))
+
+    assert not any("Boa pergunta" in bubble for bubble in first.bubbles)
+    assert first.bubbles[-1] == "Qual é o seu nome?"
+    assert later.bubbles == [
+        "Sou a assistente virtual da Acme Soluções. Se preferir falar com uma pessoa, é só me dizer!",
+        "Qual é a sua empresa?",
+    ]
+
+
+def test_browsing_while_another_question_is_open_is_a_remark_not_an_answer():
+    decision = run_playbook(turn("to só olhando", state=_awaiting("company"), lead_fields={"name": "Gil"}))
+
+    assert decision.field_updates == {}
+    assert decision.bubbles[0].startswith("Fique à vontade!")
+    assert decision.bubbles[-1] == "Qual é a sua empresa?"
+    assert "reasked" not in decision.state
+
+
+def test_a_first_message_that_is_only_a_name_is_the_name():
+    decision = run_playbook(turn("Wagner"))
+
+    assert decision.field_updates == {"name": "Wagner"}
+    assert decision.bubbles[0].startswith("Olá, Wagner!")
+    assert decision.bubbles[-1] == "Qual é a sua empresa?"
