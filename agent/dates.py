@@ -79,7 +79,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
      "this_year"),
     (re.compile(r"(?:\b(?P<prep>antes\s+d[oae]|ate\s+[oa]|ate|pr[oa]|para\s+[oa]|no|na)\s+)?\b(?P<holiday>"
                 + "|".join(_HOLIDAYS) + r")\b"), "holiday"),
-    (re.compile(r"\b(?:proximo|segundo|primeiro)\s+semestre\b|\bsemestre\s+que\s+vem\b"), "semester"),
+    (re.compile(r"\b(?:proximo|segundo|primeiro|1o|2o|1º|2º)\s+semestre(?:\s+de\s+(?P<year>\d{4}))?\b"
+                r"|\bsemestre\s+que\s+vem\b"), "semester"),
     (re.compile(r"\b(?:proximo\s+trimestre|trimestre\s+que\s+vem)\b"), "next_quarter"),
     (re.compile(r"\b(?P<term>curto|medio|longo)\s+prazo\b"), "term"),
     (re.compile(r"\b(?:em\s+breve|logo\s+logo|proximos\s+dias|nos\s+proximos\s+dias)\b"), "soon"),
@@ -213,7 +214,7 @@ def _resolve(rule: str, match: re.Match[str], today: date) -> date | None:
     if rule == "this_year":
         return date(today.year, 12, 31)
     if rule == "semester":
-        return _semester_end(today, match.group(0))
+        return _semester_end(today, match.group(0), groups.get("year"))
     if rule == "next_quarter":
         next_quarter_end = ((today.month - 1) // 3 + 2) * 3  # months from January, may pass December
         return _month_end(*_add_months(today.year, 1, next_quarter_end - 1))
@@ -301,11 +302,16 @@ def _part_of_month(year: int, month: int, part: str | None) -> date:
     return _month_end(year, month)
 
 
-def _semester_end(today: date, words: str) -> date:
+def _semester_end(today: date, words: str, year: str | None = None) -> date:
+    """The last day of the semester meant: a named year wins; else the next one of that half to end."""
     first_half = today.month <= 6
-    if "primeiro" in words:
+    first = "primeiro" in words or words.startswith("1")
+    second = "segundo" in words or words.startswith("2")
+    if year and (first or second):
+        return date(int(year), 6, 30) if first else date(int(year), 12, 31)
+    if first:
         return date(today.year if first_half else today.year + 1, 6, 30)
-    if "segundo" in words:
+    if second:
         return date(today.year, 12, 31)
     return date(today.year, 12, 31) if first_half else date(today.year + 1, 6, 30)
 

@@ -38,7 +38,8 @@ _SCALES = {"mil": 1_000, "milhao": 1_000_000, "milhoes": 1_000_000, "mi": 1_000_
 _WORD_SCALES = {"mil": 1_000, "milhao": 1_000_000, "milhoes": 1_000_000}
 
 _NUMBER = re.compile(
-    r"(?<![\w/.,:])(?P<currency>r\$\s*)?(?P<digits>\d+(?:[.,]\d+)*)(?![\d/:])"
+    # A slash ends an amount only when a period follows it ("5.000/mes"); "15/01" is a date.
+    r"(?<![\w/.,:])(?P<currency>r\$\s*)?(?P<digits>\d+(?:[.,]\d+)*)(?![\d:])(?!/(?!\s*(?:mes|ano)\b))"
     r"(?:\s*(?P<scale>milhoes|milhao|mil|mi|k)(?![a-z]))?"
 )
 _WORD = re.compile(r"[a-z]+")

@@ -90,4 +90,5 @@ ALREADY_DONE = (
     "Se quiser falar com uma pessoa agora, é só me dizer."
 )
 
-OPT_OUT_CONFIRM = "Tudo bem, você não vai mais receber mensagens nossas. Se mudar de ideia, é só escrever por aqui."
+# Promises nothing more: after an opt-out nothing is ever sent again, not even an answer.
+OPT_OUT_CONFIRM = "Tudo bem, você não vai mais receber mensagens nossas. Obrigado pela atenção!"

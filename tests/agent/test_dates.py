@@ -108,3 +108,16 @@ def test_yesterday_alone_means_it_is_urgent():
     assert found.formatted() == "2025-03-10 (ontem)"
     assert found.weak is True  # an answer to "para quando?" only
     assert find_deadline("ontem eu vi o anúncio de vocês", TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("no segundo semestre de 2027", "2027-12-31"),
+        ("primeiro semestre de 2026", "2026-06-30"),
+        ("2º semestre", "2025-12-31"),
+        ("primeiro semestre", "2025-06-30"),
+    ],
+)
+def test_a_semester_with_or_without_its_year(text, iso):
+    assert find_deadline(text, TODAY).date.isoformat() == iso

@@ -14,6 +14,8 @@ from agent.money import find_money, format_brl, parse_amount, parse_number
         ("10k", 10000),
         ("R$ 2.000 por mês", 2000),
         ("R$ 50 mil/mês", 50000),
+        ("R$ 5.000/mês", 5000),
+        ("1.200/ano", 1200),
         ("2 milhões", 2_000_000),
         ("R$ 99,90", 99.9),
         ("1500reais", 1500),
