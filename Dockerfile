@@ -13,7 +13,7 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# An unprivileged user with a real home (gunicorn keeps its control socket under ~/.gunicorn).
+# An unprivileged user with a real home.
 RUN groupadd --system --gid 10001 recado \
     && useradd --system --uid 10001 --gid recado --create-home --home-dir /home/recado --shell /usr/sbin/nologin recado
 
@@ -31,4 +31,4 @@ USER 10001:10001
 EXPOSE 8000
 # Through sh, so the script needs no executable bit from the checkout.
 ENTRYPOINT ["/bin/sh", "/app/docker/entrypoint.sh"]
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--access-logfile", "-", "--logger-class", "config.gunicorn.RedactingLogger", "--worker-tmp-dir", "/dev/shm"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--access-logfile", "-", "--logger-class", "config.gunicorn.RedactingLogger", "--no-control-socket", "--worker-tmp-dir", "/dev/shm"]
