@@ -74,6 +74,27 @@ def decide(
     client: openai.OpenAI | None = None,
 ) -> Decision:
     """Decide the next turn; `now`, `breaker` and `client` are for tests and callers that share them."""
+    decision = _decide(context, llm=llm, now=now, breaker=breaker, client=client)
+    decision.bubbles = within_bubble_limit(decision.bubbles, context.profile.max_bubbles)
+    return decision
+
+
+def within_bubble_limit(bubbles: list[str], limit: int) -> list[str]:
+    """At most `limit` bubbles: the overflow joins the last one, which usually holds the question."""
+    limit = max(1, limit)
+    if len(bubbles) <= limit:
+        return bubbles
+    return [*bubbles[: limit - 1], "\n\n".join(bubbles[limit - 1 :])]
+
+
+def _decide(
+    context: TurnContext,
+    *,
+    llm: LLMConfig,
+    now: datetime | None,
+    breaker: CircuitBreaker | None,
+    client: openai.OpenAI | None,
+) -> Decision:
     if not llm.enabled or context.state.get("opted_out"):
         # An opted-out customer gets silence, which the playbook already knows how to keep.
         return run_playbook(context)

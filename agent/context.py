@@ -38,6 +38,8 @@ class Profile:
     image_hint: str = ""
     # Money the agent may quote; anything else about prices is for a human.
     allowed_prices: str = ""
+    # The most bubbles one answer may have (the profile's limit; overflow joins the last bubble).
+    max_bubbles: int = 3
 
 
 @dataclass(frozen=True)

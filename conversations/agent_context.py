@@ -59,6 +59,7 @@ def profile_data(profile: AgentProfile) -> Profile:
         model=profile.model,
         image_hint=profile.image_hint,
         allowed_prices=profile.allowed_prices,
+        max_bubbles=profile.max_bubbles,
     )
 
 

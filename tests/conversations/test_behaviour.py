@@ -259,3 +259,15 @@ def test_the_turn_that_opens_the_llm_breaker_raises_one_alert(chip, settings):
     assert (alert.severity, alert.chip_id, alert.resolved_at) == ("critical", None, None)
     run = Conversation.objects.get(pk=conversation_id).agent_runs.get()
     assert run.fallback_used and Message.objects.filter(conversation_id=conversation_id, direction="out").exists()
+
+
+def test_the_profiles_bubble_limit_holds(chip):
+    conversation_id = receive_and_attach(chip, message_id="MB1", text="Oi")
+    profile = Conversation.objects.get(pk=conversation_id).profile
+    profile.max_bubbles = 1
+    profile.save()
+
+    turn_run(conversation_id=conversation_id)
+
+    [bubble] = Message.objects.filter(conversation_id=conversation_id, direction="out")
+    assert "\n\n" in bubble.text  # the greeting, the intro and the first question, in one bubble
