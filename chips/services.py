@@ -108,6 +108,10 @@ def chip_transition(*, chip_id: int, to_status: str, reason: str, triggered_by: 
         chip.status = to_status
         chip.status_changed_at = timezone.now()
         chip.save(update_fields=["status", "status_changed_at", "updated_at"])
+        if to_status == ChipStatus.CANCELLED:
+            # A released number has no problems left to look at: its open alerts close with it.
+            open_alerts = ChipAlert.objects.filter(chip_id=chip.pk, resolved_at__isnull=True)
+            open_alerts.update(resolved_at=chip.status_changed_at)
         return ChipTransition.objects.create(
             chip=chip, from_status=from_status, to_status=to_status, reason=reason, triggered_by=triggered_by
         )

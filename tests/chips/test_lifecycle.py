@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from chips.lifecycle import ALLOWED_TRANSITIONS, ChipStatus
-from chips.models import Chip, ChipTransition
+from chips.models import Chip, ChipAlert, ChipTransition
 from chips.services import TransitionNotAllowed, chip_transition
 from tests.factories import ChipFactory
 
@@ -78,3 +78,16 @@ def test_concurrent_callers_produce_one_transition():
     assert sum(result is not None for result in results) == 1
     assert ChipTransition.objects.filter(chip=chip, to_status="active").count() == 1
     assert Chip.objects.get(pk=chip.pk).status == "active"
+
+
+@pytest.mark.django_db
+def test_a_cancelled_chip_leaves_no_open_alerts_behind():
+    chip = ChipFactory(status=ChipStatus.BANNED)
+    ChipAlert.objects.create(chip=chip, kind="banned", message="banned", severity="critical")
+    other = ChipAlert.objects.create(chip=ChipFactory(), kind="disconnected", message="other chip")
+
+    chip_transition(chip_id=chip.pk, to_status=ChipStatus.CANCELLED, reason="released", triggered_by="test")
+
+    assert not ChipAlert.objects.filter(chip=chip, resolved_at__isnull=True).exists()
+    other.refresh_from_db()
+    assert other.resolved_at is None
