@@ -22,11 +22,12 @@ log = structlog.get_logger(__name__)
 IN_FLIGHT_WINDOW = timedelta(minutes=2)
 
 
-def own_send_in_flight(*, conversation_id: int, now: datetime | None = None) -> bool:
-    """Whether an agent bubble of this conversation is being sent or awaits its gateway's confirmation.
+def own_send_in_flight(*, conversation_id: int, text: str, now: datetime | None = None) -> bool:
+    """Whether an agent bubble with this text is being sent or awaits its gateway's confirmation.
 
-    A `fromMe` echo that arrives then may be our own message (some gateways cannot say who sent
-    it): deciding "a human answered" must wait until the send has settled.
+    A `fromMe` echo of it that arrives then may be our own message (some gateways cannot say who
+    sent it): deciding "a human answered" must wait until the send has settled. A different text
+    cannot be our echo, so a person typing while the bot's bubbles go out takes over at once.
     """
     now = now or timezone.now()
     return Message.objects.filter(
@@ -35,6 +36,7 @@ def own_send_in_flight(*, conversation_id: int, now: datetime | None = None) -> 
         origin=MessageOrigin.AGENT,
         status__in=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
         updated_at__gte=now - IN_FLIGHT_WINDOW,
+        text=text,
     ).exists()
 
 

@@ -20,6 +20,9 @@ from integrations.providers.registry import provider_for
 
 log = structlog.get_logger(__name__)
 
+# A send settles within seconds (its answer, or the sweeper marking it unknown): then look again.
+ECHO_RECHECK_SECONDS = 5
+
 
 def profile_for_chip(chip_id: int) -> AgentProfile:
     """The profile assigned to the chip, else the default one (one query either way)."""
@@ -94,14 +97,27 @@ def inbound_attach(*, message_id: int) -> int | None:
 def _phone_message_attach(message: Message, conversation: Conversation, now) -> None:
     """Our number's own message: typed on the phone by a person, unless it is the echo of our send."""
     if message.origin == MessageOrigin.PHONE:
-        if own_send_in_flight(conversation_id=conversation.pk, now=now):
+        if own_send_in_flight(conversation_id=conversation.pk, text=message.text, now=now):
             # Possibly our own bubble echoed before the send settled (the echo is then folded into
-            # it and this row deleted). Left unprocessed, the sweeper hands it over again later.
+            # it and this row deleted): look again in a few seconds, once the send has settled.
+            _attach_again_soon(message.pk)
             return None
         human_takeover(conversation_id=conversation.pk, reason="a person answered from the phone", now=now)
     Conversation.objects.filter(pk=conversation.pk).update(last_outbound_at=now, updated_at=now)
     _mark_processed(message.pk, status=None)
     return None
+
+
+def _attach_again_soon(message_id: int) -> None:
+    from conversations.tasks import attach_again  # tasks import this module
+
+    def enqueue() -> None:
+        try:
+            attach_again.apply_async((message_id,), countdown=ECHO_RECHECK_SECONDS)
+        except Exception as exc:  # the broker is down: the sweeper hands the row over again later
+            log.warning("routing.recheck_not_queued", message_id=message_id, error=exc.__class__.__name__)
+
+    transaction.on_commit(enqueue)
 
 
 def contact_with_phone(*, chip_id: int, contact: dict) -> dict:

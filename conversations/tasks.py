@@ -35,6 +35,15 @@ def handle_inbound(message_ids: list[int]) -> int:
     return len(conversation_ids)
 
 
+@shared_task(name="conversations.attach_again")
+def attach_again(message_id: int) -> int | None:
+    """A message whose attachment had to wait (a phone echo while our send was settling)."""
+    conversation_id = inbound_attach(message_id=message_id)
+    if conversation_id is not None:
+        run_turn.delay(conversation_id)
+    return conversation_id
+
+
 @shared_task(bind=True, name="conversations.fetch_media", max_retries=6)
 def fetch_media(self, message_id: int) -> str | None:
     try:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agent.decision import FOLLOWUP, HANDOFF, OPT_OUT, QUOTE, Decision
 from chips.models import ChipAlert
+from conversations import tasks
 from conversations.models import Conversation, FollowUp, Lead, Message
 from conversations.outbound import outbound_deliver
 from conversations.routing import inbound_attach
@@ -125,6 +126,37 @@ def test_our_own_echo_while_a_send_is_in_flight_is_not_a_takeover(chip):
 
     assert Conversation.objects.get(pk=conversation_id).owner == "bot"
     assert Message.objects.get(pk=echo.pk).processed_at is None  # decided later, once the send settles
+
+
+def test_a_person_typing_while_a_bubble_goes_out_takes_over_at_once(chip):
+    conversation_id = receive_and_attach(chip, message_id="E2")
+    turn_run(conversation_id=conversation_id)
+    Message.objects.filter(direction="out", origin="agent").update(status="sending")
+
+    typed = from_the_phone(chip, message_id="PHONE7", text="Deixa comigo, aqui é a Júlia")
+    inbound_attach(message_id=typed.pk)
+
+    assert Conversation.objects.get(pk=conversation_id).owner == "human"
+    assert Message.objects.get(pk=typed.pk).processed_at is not None
+
+
+def test_an_echo_is_looked_at_again_once_the_send_settles(chip, django_capture_on_commit_callbacks, monkeypatch):
+    conversation_id = receive_and_attach(chip, message_id="E3")
+    turn_run(conversation_id=conversation_id)
+    bubble = Message.objects.filter(direction="out", origin="agent").first()
+    Message.objects.filter(pk=bubble.pk).update(status="sending")
+    queued = []
+    monkeypatch.setattr(tasks.attach_again, "apply_async", lambda args, countdown: queued.append((args, countdown)))
+
+    echo = from_the_phone(chip, message_id="ECHO10", text=bubble.text)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_attach(message_id=echo.pk)
+    assert queued == [((echo.pk,), 5)]
+
+    # The send settled without claiming this id: a person wrote the very same words.
+    Message.objects.filter(pk=bubble.pk).update(status="sent", provider_message_id="OURS-E3")
+    tasks.attach_again(echo.pk)
+    assert Conversation.objects.get(pk=conversation_id).owner == "human"
 
 
 def test_the_bot_comes_back_when_the_human_goes_quiet(chip):
