@@ -67,16 +67,8 @@ def receive(request: HttpRequest, *, endpoint: str, path_secret: str = "") -> Js
                 outcome.ignored.append(f"no chip {route_key!r} on this gateway")
                 continue
             outcome.merge(webhook_events_record(chip=target, events=provider.parse(part)))
-    except WebhookRejected as rejection:
-        return JsonResponse({"error": rejection.message}, status=rejection.status)
-    except DataError:
-        # The body is at fault (a NUL character, an id longer than any real one): retrying cannot help.
-        return JsonResponse(
-            {"error": "body has a value that cannot be stored (too long, or a NUL character)"}, status=400
-        )
-    except DatabaseError as exc:
-        log.error("webhook.database_unavailable", endpoint=endpoint, error=exc.__class__.__name__)
-        return JsonResponse({"error": "database unavailable, retry later"}, status=503)
+    except (WebhookRejected, DatabaseError) as exc:
+        return _refusal(exc, endpoint=endpoint)
     log.info(
         "webhook.recorded",
         endpoint=endpoint,
@@ -86,6 +78,19 @@ def receive(request: HttpRequest, *, endpoint: str, path_secret: str = "") -> Js
         statuses=outcome.statuses,
     )
     return JsonResponse(_answer(outcome), status=202 if outcome.queued else 200)
+
+
+def _refusal(exc: WebhookRejected | DatabaseError, *, endpoint: str) -> JsonResponse:
+    """The answer to a request we could not record: the sender's fault (4xx) or ours, for now (503)."""
+    if isinstance(exc, WebhookRejected):
+        return JsonResponse({"error": exc.message}, status=exc.status)
+    if isinstance(exc, DataError):
+        # The body is at fault (a NUL character, an id longer than any real one): retrying cannot help.
+        return JsonResponse(
+            {"error": "body has a value that cannot be stored (too long, or a NUL character)"}, status=400
+        )
+    log.error("webhook.database_unavailable", endpoint=endpoint, error=exc.__class__.__name__)
+    return JsonResponse({"error": "database unavailable, retry later"}, status=503)
 
 
 def _answer(outcome: RecordOutcome) -> dict[str, Any]:
@@ -201,15 +206,8 @@ def _salvy_receive(request: HttpRequest) -> JsonResponse:
         outcome = salvy_event_record(
             svix_id=svix_id, event_type=event_type, payload=payload, sms=sms, phone_account_id=account_id
         )
-    except WebhookRejected as rejection:
-        return JsonResponse({"error": rejection.message}, status=rejection.status)
-    except DataError:
-        return JsonResponse(
-            {"error": "body has a value that cannot be stored (too long, or a NUL character)"}, status=400
-        )
-    except DatabaseError as exc:
-        log.error("webhook.database_unavailable", endpoint="salvy", error=exc.__class__.__name__)
-        return JsonResponse({"error": "database unavailable, retry later"}, status=503)
+    except (WebhookRejected, DatabaseError) as exc:
+        return _refusal(exc, endpoint="salvy")
     log.info(
         "salvy_webhook.recorded",
         event_type=event_type,
