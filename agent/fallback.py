@@ -25,7 +25,8 @@ SAFE_REFUSAL = (
 PERSON_FOLLOWS_UP = "Uma pessoa do nosso time vai continuar o atendimento com você em breve."
 PERSON_FOLLOWS_UP_AT = "Uma pessoa do nosso time vai continuar o atendimento com você {when}."
 ANYTHING_ELSE = "Posso te ajudar com mais alguma coisa?"
-OPT_OUT_CONFIRMATION = "Tudo certo, você não vai mais receber mensagens nossas. Obrigado pela atenção!"
+# One wording of the opt-out confirmation, whichever path confirms it.
+OPT_OUT_CONFIRMATION = phrases.OPT_OUT_CONFIRM
 
 ASKS_FOR_PERSON = re.compile(
     r"\b(?:falar|conversar|atendimento|atender)\b.{0,25}\b(?:humano|humana|pessoa|atendente|vendedor|vendedora|"
