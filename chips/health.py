@@ -179,17 +179,17 @@ def health_check_all(*, now: datetime | None = None) -> int:
         .filter(status__in=CHECKED_STATUSES, gateway__is_active=True)
         .order_by("gateway_id", "pk")
     )
-    managed = [chip for chip in chips if _sessions_managed(chip.gateway)]
-    connected = _refresh_sessions(managed)
+    readable = [chip for chip in chips if _state_readable(chip.gateway)]
+    connected = _refresh_sessions(readable)
     figures = chip_health_figures([chip.pk for chip in chips], now=now)
     # Fresh rows: the refresh may just have moved a chip (connected, disconnected, banned).
     for chip in Chip.objects.select_related("gateway").filter(pk__in=[chip.pk for chip in chips]):
-        if _sessions_managed(chip.gateway) and chip.pk not in connected:
+        if _state_readable(chip.gateway) and chip.pk not in connected:
             # Not read this round: promote nothing on a stale state, but a collapse is still a collapse.
             _degrade_on_collapse(chip, figures[chip.pk])
             continue
         _apply_health(chip, figures[chip.pk], now, connected=connected.get(chip.pk, True))
-    checked = len(chips) - len(managed) + len(connected)
+    checked = len(chips) - len(readable) + len(connected)
     log.info("chips.health_checked", checked=checked, chips=len(chips))
     return checked
 
@@ -230,7 +230,7 @@ def _refresh_sessions(chips: list[Chip]) -> dict[int, bool]:
     return connected
 
 
-def _sessions_managed(gateway: Gateway) -> bool:
+def _state_readable(gateway: Gateway) -> bool:
     """Whether the gateway can tell a chip's connection state (QR gateways, and Meta's number status)."""
     provider_cls = provider_class(gateway.kind)
     return provider_cls.sessions_managed or provider_cls.session_state is not Provider.session_state
