@@ -160,18 +160,18 @@ def chip_health_figures(chip_ids: list[int], *, now: datetime | None = None) -> 
 def health_check_all(*, now: datetime | None = None) -> int:
     """Read every live chip's connection from its gateway, then move chips on their health.
 
-    - Chips in pending/warming/ready/active/degraded on an active gateway that manages sessions get
+    - Chips in pending/warming/ready/active/degraded on an active gateway that can tell their state get
       `chips.sessions.chip_session_refresh` (a disconnect or connect the gateway never sent a webhook
       for is noticed). A gateway that does not answer gets one alert, its remaining chips are left
       for the next round, and the other gateways are still checked. A chip the gateway refuses to
       describe (a permanent error) gets its own alert.
     - warming → ready when the warm-up plan is complete, the health label is not poor, and the
-      session is connected (as just read, for a gateway that manages sessions).
+      session is connected (as just read, for a gateway that can tell).
     - ready/active → degraded, with a critical alert, when delivery collapses (COLLAPSE_MIN_SENT
       sends in 24 h and COLLAPSE_FAILURE_RATE of them failed). A reconnect does not undo that.
 
     Returns the number of chips checked: those whose connection was read, plus those on gateways
-    that do not manage sessions (their health figures alone are checked).
+    that cannot tell a chip's state (their health figures alone are checked).
     """
     now = now or timezone.now()
     chips = list(
