@@ -31,4 +31,4 @@ USER 10001:10001
 EXPOSE 8000
 # Through sh, so the script needs no executable bit from the checkout.
 ENTRYPOINT ["/bin/sh", "/app/docker/entrypoint.sh"]
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--access-logfile", "-", "--logger-class", "config.gunicorn.RedactingLogger", "--no-control-socket", "--worker-tmp-dir", "/dev/shm"]
+CMD ["granian", "config.wsgi:application", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--blocking-threads", "16", "--backpressure", "32", "--no-ws", "--access-log", "--log-config", "config/granian_logging.json"]

@@ -1,6 +1,6 @@
 """`make bench`: Recado's webhook ingest, measured the way production runs it.
 
-Starts gunicorn (2 workers), the relay and a Celery worker on PostgreSQL and Redis, then drives
+Starts granian (2 WSGI workers, as the Procfile), the relay and a Celery worker on PostgreSQL and Redis, then drives
 the server over loopback with wrk (32 connections): a bare Django JSON view as the reference,
 signed Evolution webhooks with unique ids, then the same ids again (all duplicates). Prints
 requests/s and p50/p99 latency per phase, how fast messages were handed to the workers, and —
@@ -68,20 +68,21 @@ def main() -> int:
         start(
             "web",
             [
-                PYTHON,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{PORT}",
-                "--worker-class",
-                "gthread",
+                str(Path(PYTHON).parent / "granian"),
+                "config.wsgi:application",
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(PORT),
                 "--workers",
                 "2",
-                "--threads",
-                "8",
-                # No control socket: it lives at one path per user, shared with any other gunicorn running.
-                "--no-control-socket",
+                "--blocking-threads",
+                "16",
+                "--backpressure",
+                "32",
+                "--no-ws",
             ],
         )
         relay = start("relay", [PYTHON, "manage.py", "run_relay"])
@@ -340,7 +341,7 @@ def _report(reference, unique, duplicates, handoff, drained, outcome) -> None:
 
     print(
         f"\nRecado ingest benchmark — {os.cpu_count()} cores, {CONNECTIONS} connections, {SECONDS}s per phase, "
-        "gunicorn 2 workers (gthread), relay + worker running, PostgreSQL + Redis"
+        "granian 2 WSGI workers, relay + worker running, PostgreSQL + Redis"
     )
     print(f"{'phase':<22} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9}   answers")
     row("bare Django view", reference)

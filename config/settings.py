@@ -81,6 +81,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# What /webhooks/ requests go through (config/wsgi.py): no sessions, users, CSRF or static files.
+WEBHOOK_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
@@ -106,6 +109,9 @@ if DATABASE_URL:
     # Persistent connections: a new connection per request makes ingest several times slower.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, pinging only connections that sat idle (see config/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
 else:
     VAR_DIR.mkdir(exist_ok=True)
     _sqlite_path = env.str("SQLITE_PATH", default=str(VAR_DIR / "recado.sqlite3"))
@@ -169,6 +175,11 @@ CELERY_TIMEZONE = "UTC"
 # --- Pipeline -------------------------------------------------------------------------------------
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 WEBHOOK_ROUTE_CACHE_SECONDS = env.float("WEBHOOK_ROUTE_CACHE_SECONDS", default=5.0)
+# New messages of concurrent webhook requests are written by one statement (PostgreSQL only); the
+# ids of the newest INGEST_RECENT_IDS stored messages answer redeliveries without the database.
+INGEST_GROUP_COMMIT = env.bool("INGEST_GROUP_COMMIT", default=True)
+INGEST_GROUP_COMMIT_MAX_ROWS = env.int("INGEST_GROUP_COMMIT_MAX_ROWS", default=500)
+INGEST_RECENT_IDS = env.int("INGEST_RECENT_IDS", default=100_000)
 RELAY_POLL_SECONDS = env.float("RELAY_POLL_SECONDS", default=0.05)
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=200)
 # A message handed to the workers but still unanswered after this is handed over again.

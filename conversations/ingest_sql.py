@@ -5,21 +5,64 @@ message or learns it is a duplicate in one round trip, without an exception and 
 savepoint. The SQL text is built once per process from the model; the values still go through
 each field's own `get_db_prep_save`, so JSON, dates and encrypted fields are stored exactly as
 the ORM would store them.
+
+On PostgreSQL, outside a transaction (a webhook with one message: the common case), the rows of
+concurrent requests are written together (`group_commit`): one statement takes the whole batch as
+a single JSON parameter and `jsonb_to_recordset` turns it back into rows, so the work per row on
+the Python side is one dictionary. A batch that PostgreSQL refuses because of one bad row is
+written again row by row, so only that row's request sees the error.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import cache
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import CharField, TextField
 
+from conversations.group_commit import GroupCommit
 from conversations.models import Message
+
+Key = tuple[int, str]
+
+
+def message_insert_new(row: Message) -> int | None:
+    """Insert `row`; its new id, or None when (chip, provider message id) is already stored."""
+    key = (row.chip_id, row.provider_message_id)
+    grouped = (
+        settings.INGEST_GROUP_COMMIT
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and row.provider_message_id
+    )
+    if not grouped:
+        return _insert_one(row)
+    if _recently_stored.holds(key):
+        return None
+    pk = _group().submit(row)
+    if isinstance(pk, BaseException):
+        raise pk  # this row alone was refused (see messages_insert_batch)
+    # Committed either way (new, or already there): a redelivery can be answered from memory.
+    _recently_stored.add(key)
+    if pk is not None:
+        row.pk = pk
+        row._state.adding = False
+    return pk
+
+
+# --- one row ---------------------------------------------------------------------------------------
 
 
 @cache
 def _statement(vendor: str) -> tuple[str, tuple]:
-    fields = tuple(field for field in Message._meta.concrete_fields if not field.primary_key)
+    fields = _fields()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
@@ -29,8 +72,7 @@ def _statement(vendor: str) -> tuple[str, tuple]:
     return sql, fields
 
 
-def message_insert_new(row: Message) -> int | None:
-    """Insert `row`; its new id, or None when (chip, provider message id) is already stored."""
+def _insert_one(row: Message) -> int | None:
     sql, fields = _statement(connection.vendor)
     params = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
     # Inside a transaction (several events, or a test) a failure must not poison the rest of it.
@@ -43,3 +85,120 @@ def message_insert_new(row: Message) -> int | None:
     row.pk = inserted[0]
     row._state.adding = False
     return row.pk
+
+
+def _fields() -> tuple:
+    return tuple(field for field in Message._meta.concrete_fields if not field.primary_key)
+
+
+# --- a batch (PostgreSQL) ----------------------------------------------------------------------------
+
+
+@cache
+def _batch_statement() -> str:
+    quote = connection.ops.quote_name
+    fields = _fields()
+    columns = ", ".join(quote(field.column) for field in fields)
+    # Text columns are read as `text` and narrowed by the INSERT itself, which refuses a value too
+    # long for a varchar(n) (a cast to varchar(n) would silently cut it).
+    record = ", ".join(
+        f"{quote(field.column)} {'text' if isinstance(field, (CharField, TextField)) else field.db_type(connection)}"
+        for field in fields
+    )
+    table, pk = quote(Message._meta.db_table), quote(Message._meta.pk.column)
+    chip, provider_id = quote("chip_id"), quote("provider_message_id")
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({record}) "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {pk}, {chip}, {provider_id}"
+    )
+
+
+def messages_insert_batch(rows: Sequence[Message]) -> list[int | BaseException | None]:
+    """Insert `rows` in one statement; for each, its new id or None (already stored, or repeated here).
+
+    A row PostgreSQL refuses gets its exception as its result, for its own request to raise.
+    """
+    # One order for every batch: two batches holding the same new ids then never wait on each other
+    # in a cycle (a deadlock), whatever order their requests arrived in.
+    first_of_key: dict[Key, int] = {}
+    for index, row in enumerate(rows):
+        first_of_key.setdefault((row.chip_id, row.provider_message_id), index)
+    unique = sorted(first_of_key.items())
+    try:
+        stored = _execute_batch([rows[index] for _key, index in unique])
+    except (DataError, IntegrityError):
+        # One row PostgreSQL refuses (a NUL character, an over-long id) fails the statement: each row
+        # on its own, so that only its request answers with the error.
+        return [_insert_alone(row) if index == first_of_key[_key(row)] else None for index, row in enumerate(rows)]
+    return [stored.get(_key(row)) if index == first_of_key[_key(row)] else None for index, row in enumerate(rows)]
+
+
+def _execute_batch(rows: Sequence[Message]) -> dict[Key, int]:
+    fields = _fields()
+    records = [{field.column: _json_value(field, row) for field in fields} for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(_batch_statement(), [json.dumps(records)])
+        return {(chip_id, provider_id): pk for pk, chip_id, provider_id in cursor.fetchall()}
+
+
+def _insert_alone(row: Message) -> int | BaseException | None:
+    try:
+        return _insert_one(row)
+    except (DataError, IntegrityError) as exc:
+        return exc
+
+
+def _json_value(field, row: Message):
+    value = field.pre_save(row, add=True)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return value
+
+
+def _key(row: Message) -> Key:
+    return (row.chip_id, row.provider_message_id)
+
+
+@cache
+def _group() -> GroupCommit:
+    return GroupCommit(messages_insert_batch, max_batch=settings.INGEST_GROUP_COMMIT_MAX_ROWS)
+
+
+# --- deliveries already stored ------------------------------------------------------------------------
+
+
+class RecentlyStored:
+    """(chip, provider message id) pairs this process knows are committed: the newest `size` of them.
+
+    Gateways redeliver what they think was not received — seconds to hours later, often in bursts.
+    A redelivery found here is answered without a database round trip; one that is not found goes
+    to the database as before, which stays the authority. Only committed rows enter.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: OrderedDict[Key, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def holds(self, key: Key) -> bool:
+        return key in self._keys
+
+    def add(self, key: Key) -> None:
+        if self._size <= 0:
+            return
+        with self._lock:
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+_recently_stored = RecentlyStored(settings.INGEST_RECENT_IDS)
+
+
+def forget_recently_stored() -> None:
+    """For tests and maintenance: after rows are deleted, their redeliveries must be stored again."""
+    _recently_stored.clear()

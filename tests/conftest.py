@@ -45,11 +45,14 @@ def _fresh_routes(settings):
     # Tests create chips with the same names over and over: no routing answer may outlive a test,
     # and within a test a chip registered between two deliveries must be seen at once.
     from chips.selectors import forget_routes
+    from conversations.ingest_sql import forget_recently_stored
 
     settings.WEBHOOK_ROUTE_CACHE_SECONDS = 0
     forget_routes()
+    forget_recently_stored()  # ids committed by one test are rolled back or flushed before the next
     yield
     forget_routes()
+    forget_recently_stored()
 
 
 @pytest.fixture(autouse=True)

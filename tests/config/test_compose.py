@@ -32,13 +32,12 @@ LONG_RUNNING = ("web", "worker", "beat", "relay")
 APP_SERVICES = ("migrate", *LONG_RUNNING)
 
 # Options that only say where a process listens or keeps scratch files: they may differ between
-# the Procfile (loopback, local venv) and the container (all interfaces, /dev/shm).
-DEPLOYMENT_ONLY_OPTIONS = {"--bind", "--worker-tmp-dir"}
+# the Procfile (loopback, the PORT of `make run`) and the container (all interfaces, port 8000).
+DEPLOYMENT_ONLY_OPTIONS = {"--host", "--port"}
 
 # Short options spelled long, per program, so `-A config` and `--app config` compare equal.
 OPTION_ALIASES = {
     "celery": {"-A": "--app", "-l": "--loglevel", "-c": "--concurrency", "-P": "--pool", "-s": "--schedule"},
-    "gunicorn": {"-b": "--bind", "-k": "--worker-class", "-w": "--workers"},
 }
 SHELL_SEPARATORS = {"&&", "||", ";"}
 
@@ -232,16 +231,16 @@ def test_every_app_service_runs_the_one_image_built_from_the_dockerfile():
     assert DOCKERFILE.is_file()
 
 
-def test_web_runs_gunicorn_on_config_wsgi_on_the_published_port():
+def test_web_runs_granian_on_config_wsgi_on_the_published_port():
     web = command("web")
-    assert web.program == "gunicorn"
-    assert web.positionals == ["config.wsgi"]
-    assert web.option("--worker-class") == "gthread"
-    assert (web.option("--workers"), web.option("--threads")) == ("2", "8")
-    host, _, port = str(web.option("--bind")).rpartition(":")
-    assert host == "0.0.0.0", "inside a container gunicorn must listen on all interfaces"
+    assert web.program == "granian"
+    assert web.positionals == ["config.wsgi:application"]
+    assert web.option("--interface") == "wsgi"
+    assert web.option("--workers") == "2"
+    host, port = web.option("--host"), str(web.option("--port"))
+    assert host == "0.0.0.0", "inside a container the server must listen on all interfaces"
     published = [str(mapping).rsplit(":", 1)[-1] for mapping in service("web").get("ports", [])]
-    assert published == [port], f"web publishes {published}, gunicorn binds {port}"
+    assert published == [port], f"web publishes {published}, granian listens on {port}"
     assert str(service("web")["ports"][0]).startswith("${PORT:-"), "the host port follows PORT, as in the Makefile"
 
 
@@ -290,7 +289,7 @@ def test_redis_is_healthy_when_it_answers_ping():
     assert argv[0] == "redis-cli" and "ping" in argv
 
 
-def test_web_healthcheck_asks_a_real_health_endpoint_on_the_gunicorn_port():
+def test_web_healthcheck_asks_a_real_health_endpoint_on_the_server_port():
     from django.urls import resolve
 
     from config import ops
@@ -298,7 +297,7 @@ def test_web_healthcheck_asks_a_real_health_endpoint_on_the_gunicorn_port():
     urls = [arg for arg in healthcheck_argv("web") if arg.startswith("http://")]
     assert urls, f"web's healthcheck requests no URL: {healthcheck_argv('web')}"
     url = urlsplit(urls[0])
-    assert str(url.port) == str(command("web").option("--bind")).rpartition(":")[2]
+    assert str(url.port) == str(command("web").option("--port"))
     assert resolve(url.path).func in (ops.readyz, ops.healthz)
 
 
@@ -435,7 +434,7 @@ def test_every_celery_command_names_the_project_celery_app():
     assert isinstance(app, Celery)
 
 
-def test_gunicorn_serves_the_project_wsgi_module():
+def test_web_serves_the_project_wsgi_application():
     module = command("web").positionals[0].split(":", 1)[0]
     path = ROOT / (module.replace(".", "/") + ".py")
     assert path.is_file(), f"no WSGI module {module}"
@@ -444,7 +443,7 @@ def test_gunicorn_serves_the_project_wsgi_module():
 
 def test_every_program_started_is_installed_by_the_image():
     programs = {c.program for _, c in all_app_commands()} - {"python"}
-    assert programs == {"gunicorn", "celery"}
+    assert programs == {"granian", "celery"}
     missing = programs - base_requirements()
     assert not missing, f"requirements/base.txt (what the image installs) lacks {missing}"
 
@@ -526,7 +525,7 @@ def test_image_default_command_is_the_web_process():
     cmd = instruction_args("CMD")[-1]
     argv = json.loads(cmd) if cmd.startswith("[") else shlex.split(cmd)
     default = parse(argv)
-    assert (default.program, default.positionals) == ("gunicorn", ["config.wsgi"])
+    assert (default.program, default.positionals) == ("granian", ["config.wsgi:application"])
     assert default.key_options() == command("web").key_options()
 
 
