@@ -24,10 +24,10 @@ from contextlib import nullcontext
 from functools import cache
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import CharField, TextField
 
-from conversations.group_commit import GroupCommit
+from conversations.group_commit import GroupCommit, GroupCommitTimeout
 from conversations.models import Message
 
 Key = tuple[int, str]
@@ -46,7 +46,11 @@ def message_insert_new(row: Message) -> int | None:
         return _insert_one(row)
     if _recently_stored.holds(key):
         return None
-    pk = _group().submit(row)
+    try:
+        pk = _group().submit(row)
+    except GroupCommitTimeout as exc:
+        # Whether the row was written is unknown: the gateway's retry settles it (the unique constraint).
+        raise OperationalError(str(exc)) from exc
     if isinstance(pk, BaseException):
         raise pk  # this row alone was refused (see messages_insert_batch)
     # Committed either way (new, or already there): a redelivery can be answered from memory.
@@ -77,9 +81,13 @@ def _insert_one(row: Message) -> int | None:
     params = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
     # Inside a transaction (several events, or a test) a failure must not poison the rest of it.
     guard = transaction.atomic if connection.in_atomic_block else nullcontext
-    with guard(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = cursor.fetchone()
+    try:
+        with guard(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = cursor.fetchone()
+    except UnicodeEncodeError as exc:
+        # JSON may carry a lone surrogate ("\udcff"), which no database text can hold: the body is at fault.
+        raise DataError("text is not valid Unicode (an unpaired surrogate)") from exc
     if inserted is None:
         return None
     row.pk = inserted[0]
@@ -128,8 +136,9 @@ def messages_insert_batch(rows: Sequence[Message]) -> list[int | BaseException |
         stored = _execute_batch([rows[index] for _key, index in unique])
     except (DataError, IntegrityError):
         # One row PostgreSQL refuses (a NUL character, an over-long id) fails the statement: each row
-        # on its own, so that only its request answers with the error.
-        return [_insert_alone(row) if index == first_of_key[_key(row)] else None for index, row in enumerate(rows)]
+        # on its own, in arrival order, so that only its request answers with the error (and a later
+        # copy of a refused row's id is stored if it can be).
+        return [_insert_alone(row) for row in rows]
     return [stored.get(_key(row)) if index == first_of_key[_key(row)] else None for index, row in enumerate(rows)]
 
 
