@@ -186,8 +186,10 @@ class Message(models.Model):
     """
 
     chip = models.ForeignKey("chips.Chip", on_delete=models.PROTECT, related_name="messages")
+    # No index of its own: the (conversation, direction, status) index below serves lookups by
+    # conversation, and every index is one more write for each of a message's several updates.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages", null=True, blank=True
+        Conversation, on_delete=models.CASCADE, related_name="messages", null=True, blank=True, db_index=False
     )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     origin = models.CharField(max_length=8, choices=MessageOrigin.choices, default=MessageOrigin.CONTACT)
