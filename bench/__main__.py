@@ -6,6 +6,11 @@ signed Evolution webhooks with unique ids, then the same ids again (all duplicat
 requests/s and p50/p99 latency per phase, how fast messages were handed to the workers, and —
 after the run — messages lost and replies doubled. Figures, not assertions.
 
+The agent answers through a model, as in production: a local OpenAI-compatible server replies after
+BENCH_LLM_MS (default 1000) milliseconds, so a turn waits as it would on a real model.
+BENCH_AGENT=playbook runs the offline playbook instead: every turn is then pure CPU on the same
+two cores as the web server (the worst case for ingest).
+
 Environment: BENCH_DATABASE_URL (default: the server of DATABASE_URL, or postgres@127.0.0.1,
 database `recado_bench`, recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/15, flushed),
 BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_PORT (default 8765);
@@ -34,10 +39,15 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 GATEWAY_PORT = PORT + 1
+LLM_PORT = PORT + 2
+AGENT = os.environ.get("BENCH_AGENT", "llm")
+LLM_MS = int(os.environ.get("BENCH_LLM_MS", "1000"))
 TOKEN = "bench-webhook-token-0123456789abcdefghij"
 
 
 def main() -> int:
+    if AGENT not in ("llm", "playbook"):
+        sys.exit("BENCH_AGENT must be llm or playbook")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
     database_url = _database_url()
@@ -65,6 +75,8 @@ def main() -> int:
     with ExitStack() as stack:
         start = _starter(stack, env)
         start("gateway", [PYTHON, str(HERE / "fake_gateway.py"), str(GATEWAY_PORT)])
+        if AGENT == "llm":
+            start("llm", [PYTHON, str(HERE / "fake_llm.py"), str(LLM_PORT), str(LLM_MS)])
         start(
             "web",
             [
@@ -151,6 +163,10 @@ def _environment(database_url: str, redis_url: str) -> dict[str, str]:
         CHIP_SEND_INTERVAL_SECONDS="0",
         CHIP_SEND_JITTER_SECONDS="0",
     )
+    if AGENT == "llm":
+        env.update(
+            OPENAI_API_KEY="bench-key", OPENAI_BASE_URL=f"http://127.0.0.1:{LLM_PORT}/v1", AGENT_MODEL="bench-model"
+        )
     shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)
     return env
@@ -343,6 +359,8 @@ def _report(reference, unique, duplicates, handoff, drained, outcome) -> None:
         f"\nRecado ingest benchmark — {os.cpu_count()} cores, {CONNECTIONS} connections, {SECONDS}s per phase, "
         "granian 2 WSGI workers, relay + worker running, PostgreSQL + Redis"
     )
+    agent = f"a model answering in {LLM_MS} ms (local fake)" if AGENT == "llm" else "the offline playbook (CPU only)"
+    print(f"agent: {agent}")
     print(f"{'phase':<22} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9}   answers")
     row("bare Django view", reference)
     row("unique webhooks", unique)

@@ -6,6 +6,8 @@ from config import ops
 from integrations.urls import webhook_urls
 
 urlpatterns = [
+    # First: every customer message arrives here, and URLs are tried in order.
+    *webhook_urls(),
     # The fleet's operator screens (provisioning, connect, fleet) live beside the admin's own pages.
     path("admin/chips/", include("chips.admin_urls")),
     path("admin/", admin.site.urls),
@@ -15,5 +17,4 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("simulator/", include("simulator.urls")),
-    *webhook_urls(),
 ]

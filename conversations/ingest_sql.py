@@ -95,8 +95,19 @@ def _insert_one(row: Message) -> int | None:
     return row.pk
 
 
+@cache
 def _fields() -> tuple:
     return tuple(field for field in Message._meta.concrete_fields if not field.primary_key)
+
+
+@cache
+def _record_reads() -> tuple:
+    """(column, how to read the row's value) per field: `pre_save` only where it does something (auto_now)."""
+    reads = []
+    for field in _fields():
+        stamps = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        reads.append((field.column, field, stamps))
+    return tuple(reads)
 
 
 # --- a batch (PostgreSQL) ----------------------------------------------------------------------------
@@ -143,8 +154,7 @@ def messages_insert_batch(rows: Sequence[Message]) -> list[int | BaseException |
 
 
 def _execute_batch(rows: Sequence[Message]) -> dict[Key, int]:
-    fields = _fields()
-    records = [{field.column: _json_value(field, row) for field in fields} for row in rows]
+    records = [_record(row) for row in rows]
     with connection.cursor() as cursor:
         cursor.execute(_batch_statement(), [json.dumps(records)])
         return {(chip_id, provider_id): pk for pk, chip_id, provider_id in cursor.fetchall()}
@@ -157,11 +167,13 @@ def _insert_alone(row: Message) -> int | BaseException | None:
         return exc
 
 
-def _json_value(field, row: Message):
-    value = field.pre_save(row, add=True)
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    return value
+def _record(row: Message) -> dict:
+    """The row as jsonb_to_recordset reads it: the values `save()` would store, dates in ISO 8601."""
+    record = {}
+    for column, field, stamps in _record_reads():
+        value = field.pre_save(row, add=True) if stamps else getattr(row, field.attname)
+        record[column] = value.isoformat() if isinstance(value, datetime.datetime) else value
+    return record
 
 
 def _key(row: Message) -> Key:

@@ -20,6 +20,8 @@ from integrations.providers.registry import provider_for
 
 log = structlog.get_logger(__name__)
 
+# Why a planned follow-up is cancelled when the customer writes.
+LEAD_WROTE = "the lead wrote"
 # A send settles within seconds (its answer, or the sweeper marking it unknown): then look again.
 ECHO_RECHECK_SECONDS = 5
 
@@ -83,7 +85,7 @@ def inbound_attach(*, message_id: int) -> int | None:
 
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=now, updated_at=now)
     # The lead wrote back: a follow-up planned for their silence would now be out of place.
-    followups_cancel(conversation_id=conversation.pk, reason="the lead wrote")
+    followups_cancel(conversation_id=conversation.pk, reason=LEAD_WROTE)
     if message.chip.status in OUT_OF_SERVICE or conversation.owner == Owner.HUMAN:
         _mark_processed(message.pk, status=MessageStatus.PROCESSED)
         return None

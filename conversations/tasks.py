@@ -8,6 +8,7 @@ from datetime import datetime
 from celery import shared_task
 from django.utils import timezone
 
+from conversations.attach_many import inbound_attach_many
 from conversations.followups import followups_send_due
 from conversations.media import MEDIA_KINDS, TransientMediaError, media_fetch
 from conversations.models import Message
@@ -25,8 +26,7 @@ from conversations.understanding import (
 @shared_task(name="conversations.handle_inbound")
 def handle_inbound(message_ids: list[int]) -> int:
     """Attach a relay batch to conversations, then start one turn per conversation to answer."""
-    conversation_ids = {inbound_attach(message_id=message_id) for message_id in message_ids}
-    conversation_ids.discard(None)
+    conversation_ids = inbound_attach_many(message_ids)
     media = Message.objects.filter(pk__in=message_ids, kind__in=MEDIA_KINDS).exclude(media__has_key="path")
     for message_id in media.values_list("pk", flat=True):
         fetch_media.delay(message_id)
