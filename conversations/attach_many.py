@@ -115,7 +115,7 @@ def _open_conversations(messages: list[Message], leads: dict[str, Lead]) -> dict
     conversations = read()
     missing = pairs - conversations.keys()
     if missing:
-        profiles = {chip_id: profile_for_chip(chip_id) for _, chip_id in missing}
+        profiles = {chip_id: profile_for_chip(chip_id) for chip_id in {chip for _, chip in missing}}
         new = [Conversation(lead_id=lead, chip_id=chip, profile=profiles[chip]) for lead, chip in missing]
         # One open conversation per lead and chip (a partial unique index): a concurrent opener may win.
         Conversation.objects.bulk_create(new, ignore_conflicts=True)
