@@ -88,18 +88,26 @@ def _phone(message: Message) -> str:
 
 def _leads_by_phone(messages: list[Message]) -> dict[str, Lead]:
     """The lead of every phone, created where there is none; the push name kept up to date."""
-    push_names = {_phone(message): message.contact.get("push_name") or "" for message in messages}
+    push_names: dict[str, str] = {}
+    for message in messages:  # the latest name given wins; a message without one changes nothing
+        name = message.contact.get("push_name") or ""
+        if name or _phone(message) not in push_names:
+            push_names[_phone(message)] = name
     leads = {lead.phone: lead for lead in Lead.objects.filter(phone__in=push_names)}
-    missing = [Lead(phone=phone, push_name=name) for phone, name in push_names.items() if phone not in leads]
+    # Sorted: two batches creating the same new leads insert them in one order, so neither waits on the
+    # other in a cycle (a deadlock that would fail a whole batch).
+    missing = [Lead(phone=phone, push_name=name) for phone, name in sorted(push_names.items()) if phone not in leads]
     if missing:
         # A concurrent first contact of the same person may win the unique phone: read what is there.
         Lead.objects.bulk_create(missing, ignore_conflicts=True)
         leads |= {lead.phone: lead for lead in Lead.objects.filter(phone__in=[lead.phone for lead in missing])}
     renamed = [lead for phone, lead in leads.items() if push_names[phone] and lead.push_name != push_names[phone]]
+    now = timezone.now()
     for lead in renamed:
         lead.push_name = push_names[lead.phone]
+        lead.updated_at = now  # as a save() would: lists ordered by last change stay right
     if renamed:
-        Lead.objects.bulk_update(renamed, ["push_name"])
+        Lead.objects.bulk_update(renamed, ["push_name", "updated_at"])
     return leads
 
 
@@ -116,7 +124,7 @@ def _open_conversations(messages: list[Message], leads: dict[str, Lead]) -> dict
     missing = pairs - conversations.keys()
     if missing:
         profiles = {chip_id: profile_for_chip(chip_id) for chip_id in {chip for _, chip in missing}}
-        new = [Conversation(lead_id=lead, chip_id=chip, profile=profiles[chip]) for lead, chip in missing]
+        new = [Conversation(lead_id=lead, chip_id=chip, profile=profiles[chip]) for lead, chip in sorted(missing)]
         # One open conversation per lead and chip (a partial unique index): a concurrent opener may win.
         Conversation.objects.bulk_create(new, ignore_conflicts=True)
         conversations = read()

@@ -15,7 +15,7 @@ from conversations.models import Message
 from conversations.outbound import TransientSendError, outbound_deliver, outbound_stalled
 from conversations.routing import inbound_attach
 from conversations.sweeper import sweep as sweep_pipeline
-from conversations.turns import TurnOutcome, turn_run, turn_wait
+from conversations.turns import TurnOutcome, turn_run, turn_wait, turn_waits
 from conversations.understanding import (
     TransientUnderstandingError,
     media_understand,
@@ -30,8 +30,11 @@ def handle_inbound(message_ids: list[int]) -> int:
     media = Message.objects.filter(pk__in=message_ids, kind__in=MEDIA_KINDS).exclude(media__has_key="path")
     for message_id in media.values_list("pk", flat=True):
         fetch_media.delay(message_id)
+    # A turn due later (the customer may still be typing) is queued for then, not run now to learn it.
+    waits = turn_waits(conversation_ids=conversation_ids)
     for conversation_id in sorted(conversation_ids):
-        run_turn.delay(conversation_id)
+        wait = waits.get(conversation_id, 0.0)
+        run_turn.apply_async((conversation_id,), countdown=wait + random.uniform(0, 0.3) if wait else None)
     return len(conversation_ids)
 
 

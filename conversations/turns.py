@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import structlog
@@ -57,20 +58,37 @@ def turn_wait(*, conversation_id: int, now: datetime | None = None) -> float:
     waits (within the same bound) for audio, images and documents still being fetched and read,
     so the agent answers what the customer sent rather than a placeholder.
     """
+    return turn_waits(conversation_ids=[conversation_id], now=now).get(conversation_id, 0.0)
+
+
+def turn_waits(*, conversation_ids: Iterable[int], now: datetime | None = None) -> dict[int, float]:
+    """`turn_wait` for many conversations in two queries (a relay batch schedules its turns with it)."""
     now = now or timezone.now()
-    profile = Conversation.objects.filter(pk=conversation_id).values(
-        "profile__debounce_seconds", "profile__debounce_max_wait_seconds"
-    )
-    settings_row = profile.first()
-    if settings_row is None:
-        return 0.0
-    unanswered = list(_unanswered(conversation_id).values_list("created_at", "kind", "media_text", "media"))
-    if not unanswered:
-        return 0.0
+    conversation_ids = list(conversation_ids)
+    profiles = {
+        row["pk"]: row
+        for row in Conversation.objects.filter(pk__in=conversation_ids).values(
+            "pk", "profile__debounce_seconds", "profile__debounce_max_wait_seconds"
+        )
+    }
+    unanswered: dict[int, list] = {}
+    rows = Message.objects.filter(
+        conversation_id__in=conversation_ids, direction=Direction.IN, processed_at__isnull=True
+    ).values_list("conversation_id", "created_at", "kind", "media_text", "media")
+    for conversation_id, *row in rows:
+        unanswered.setdefault(conversation_id, []).append(row)
+    return {
+        conversation_id: _wait(profiles[conversation_id], unanswered[conversation_id], now)
+        for conversation_id in conversation_ids
+        if conversation_id in profiles and conversation_id in unanswered
+    }
+
+
+def _wait(profile: dict, unanswered: list, now: datetime) -> float:
     first = min(row[0] for row in unanswered)
     last = max(row[0] for row in unanswered)
-    deadline = first + timedelta(seconds=settings_row["profile__debounce_max_wait_seconds"])
-    ready_at = last + timedelta(seconds=settings_row["profile__debounce_seconds"])
+    deadline = first + timedelta(seconds=profile["profile__debounce_max_wait_seconds"])
+    ready_at = last + timedelta(seconds=profile["profile__debounce_seconds"])
     if any(_media_unread(kind, media_text, media) for _, kind, media_text, media in unanswered):
         ready_at = max(ready_at, now + MEDIA_POLL)
         deadline = max(deadline, first + MEDIA_WAIT_FLOOR)
