@@ -10,6 +10,7 @@ accounts for it even when the playbook answers.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,13 +80,15 @@ def model_for(context: TurnContext, llm: LLMConfig) -> str:
 
 
 def make_client(llm: LLMConfig, *, max_retries: int = DEFAULT_MAX_RETRIES) -> OpenAI:
+    return _client(llm.api_key, llm.base_url or None, llm.timeout_seconds, max_retries)
+
+
+@functools.lru_cache(maxsize=32)
+def _client(api_key: str, base_url: str | None, timeout: float, max_retries: int) -> OpenAI:
+    # One client per configuration, shared by the worker's threads (it is thread-safe): a client per
+    # turn would build a TLS context and open a new connection to the provider every time.
     # The SDK retries connection errors, timeouts, 429 and 5xx itself, honouring Retry-After.
-    return OpenAI(
-        api_key=llm.api_key,
-        base_url=llm.base_url or None,
-        timeout=llm.timeout_seconds,
-        max_retries=max_retries,
-    )
+    return OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
 
 def run_llm_turn(

@@ -16,6 +16,7 @@ import openai
 from openai import OpenAI
 
 from agent.context import LLMConfig
+from agent.llm import make_client
 
 # Larger files are refused before any upload: OpenAI takes audio up to 25 MB and images up to
 # 20 MB, and a base64 data URI grows an image by a third again.
@@ -149,7 +150,7 @@ def _pdf_text(content: bytes, max_chars: int) -> str:
 def _client(llm: LLMConfig) -> OpenAI:
     # No SDK retries: the task that calls us owns the retry policy (with backoff between attempts),
     # and a worker must not sleep on a long `retry-after` while other media waits.
-    return OpenAI(api_key=llm.api_key, base_url=llm.base_url or None, timeout=llm.timeout_seconds, max_retries=0)
+    return make_client(llm, max_retries=0)
 
 
 def _from_sdk(exc: openai.OpenAIError, what: str) -> UnderstandingError:
