@@ -6,6 +6,7 @@ per-request cost of the full stack on the path that carries every customer messa
 else (admin, simulator, health, metrics) gets the full `MIDDLEWARE`.
 """
 
+import gc
 import os
 
 import django
@@ -34,3 +35,10 @@ webhooks = WebhookHandler()
 def application(environ, start_response):
     handler = webhooks if environ.get("PATH_INFO", "").startswith("/webhooks/") else site
     return handler(environ, start_response)
+
+
+# Everything loaded so far lives as long as the process: frozen, the collector stops walking it. With
+# the default thresholds a full collection of Django's objects paused every thread of the process
+# for up to ~50 ms (seen as the webhooks' p99); frozen, with fewer young collections, under ~6 ms.
+gc.freeze()
+gc.set_threshold(20_000, 20, 100)
