@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,7 @@ TOKEN = "bench-webhook-token-0123456789abcdefghij"
 def main() -> int:
     if AGENT not in ("llm", "playbook"):
         sys.exit("BENCH_AGENT must be llm or playbook")
+    _ports_free(PORT, GATEWAY_PORT, LLM_PORT)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
     database_url = _database_url()
@@ -223,6 +225,14 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _ports_free(*ports: int) -> None:
+    """Refuse to start beside another server: the web server shares a port it finds taken (SO_REUSEPORT)."""
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                sys.exit(f"port {port} is already in use: stop what listens there, or set BENCH_PORT")
 
 
 def _wait_for(url: str, timeout: float = 30) -> None:
