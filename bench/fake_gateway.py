@@ -8,6 +8,8 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from json_http import send_json  # beside this script: run as bench/<name>.py
+
 texts: dict[str, int] = {}
 lock = threading.Lock()
 
@@ -30,12 +32,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"numbers": len(texts), "texts": sum(texts.values()), "per_number": texts})
 
     def _send(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def log_message(self, *args):
         pass

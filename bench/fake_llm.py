@@ -7,11 +7,12 @@ worker behaves as it does in production. Counts requests for the report.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from json_http import send_json  # beside this script: run as bench/<name>.py
 
 REPLY = "Olá! Aqui é a assistente virtual. Para começar, qual é o seu nome?"
 answered = 0
@@ -43,12 +44,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send({"answered": answered})
 
     def _send(self, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, payload)
 
     def log_message(self, *args):
         pass

@@ -26,3 +26,12 @@ def record_body(chip, body: dict) -> Message | None:
 def receive_and_attach(chip, **kwargs) -> int | None:
     message = receive(chip, **kwargs)
     return inbound_attach(message_id=message.pk) if message else None
+
+
+def run_threads(threads, *, timeout: float) -> None:
+    """Start every thread, wait for all of them (bounded), and fail if any is still running."""
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"

@@ -26,6 +26,7 @@ from conversations.models import (
 )
 from conversations.routing import LEAD_WROTE, inbound_attach, profile_for_chip
 from conversations.statuses import Direction, MessageOrigin, MessageStatus
+from tests.conversations.helpers import run_threads
 from tests.factories import ChipFactory, ConversationFactory, LeadFactory
 
 JOIN_SECONDS = 30
@@ -585,11 +586,7 @@ def test_two_batches_with_the_same_new_phone_share_one_lead_and_one_conversation
                 connection.close()
 
         threads = [threading.Thread(target=attach, args=(ids,)) for ids in pair]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=JOIN_SECONDS)
-        assert not any(thread.is_alive() for thread in threads)
+        run_threads(threads, timeout=JOIN_SECONDS)
 
         assert errors == []
         lead = Lead.objects.get(phone=f"+55119500000{n:02d}")

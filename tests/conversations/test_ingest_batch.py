@@ -14,6 +14,7 @@ from conversations import ingest_sql
 from conversations.ingest_sql import forget_recently_stored, message_insert_new, messages_insert_batch
 from conversations.models import Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageKind, MessageOrigin, MessageStatus
+from tests.conversations.helpers import run_threads
 from tests.factories import ChipFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -263,11 +264,7 @@ def test_concurrent_inserts_are_each_stored_once_and_a_shared_id_is_won_by_one_t
 
     threads = [threading.Thread(target=insert, args=(f"DISTINCT-{n}", "distinct")) for n in range(16)]
     threads += [threading.Thread(target=insert, args=("SHARED", "shared")) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_SECONDS)
-    assert not any(thread.is_alive() for thread in threads)
+    run_threads(threads, timeout=JOIN_SECONDS)
 
     assert errors == []
     assert sum(written) == 32  # every row went through the batch writer
