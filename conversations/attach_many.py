@@ -12,20 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from chips.lifecycle import OUT_OF_SERVICE
-from conversations.models import (
-    Conversation,
-    ConversationStatus,
-    FollowUp,
-    FollowUpStatus,
-    Lead,
-    Message,
-    Owner,
-)
-from conversations.routing import LEAD_WROTE, inbound_attach, profile_for_chip
+from conversations.models import Conversation, ConversationStatus, Lead, Message
+from conversations.routing import conversations_not_to_answer, inbound_attach, lead_wrote, profile_for_chip
 from conversations.statuses import Direction, MessageStatus
 
 
@@ -38,7 +30,8 @@ def inbound_attach_many(message_ids: Iterable[int]) -> set[int]:
         .order_by("pk")
     )
     simple = [message for message in messages if _simple(message)]
-    answer = {inbound_attach(message_id=message.pk) for message in messages if not _simple(message)}
+    one_by_one = [message.pk for message in messages if not _simple(message)]
+    answer = {inbound_attach(message_id=message_id) for message_id in one_by_one}
     if simple:
         answer |= _attach_simple(simple)
     answer.discard(None)
@@ -68,12 +61,8 @@ def _attach_simple(messages: list[Message]) -> set[int]:
     # What each message is attached to now: ours, or a concurrent run's (a message handed over twice).
     attached = dict(Message.objects.filter(pk__in=wanted).values_list("pk", "conversation_id"))
     conversation_ids = set(attached.values())
-    Conversation.objects.filter(pk__in=conversation_ids).update(last_inbound_at=now, updated_at=now)
-    # The leads wrote back: follow-ups planned for their silence would now be out of place.
-    FollowUp.objects.filter(conversation_id__in=conversation_ids, status=FollowUpStatus.SCHEDULED).update(
-        status=FollowUpStatus.CANCELLED, reason=LEAD_WROTE, updated_at=now
-    )
-    silent = _not_to_answer(conversation_ids)
+    lead_wrote(conversation_ids=conversation_ids, now=now)
+    silent = conversations_not_to_answer(conversation_ids)
     gated = [m.pk for m in messages if m.chip.status in OUT_OF_SERVICE or attached[m.pk] in silent]
     if gated:
         Message.objects.filter(pk__in=gated, processed_at__isnull=True).update(
@@ -129,9 +118,3 @@ def _open_conversations(messages: list[Message], leads: dict[str, Lead]) -> dict
         Conversation.objects.bulk_create(new, ignore_conflicts=True)
         conversations = read()
     return conversations
-
-
-def _not_to_answer(conversation_ids: set[int]) -> set[int]:
-    """Conversations a person owns, or whose lead opted out: recorded, never answered."""
-    human_or_opted_out = Q(owner=Owner.HUMAN) | Q(lead__opted_out_at__isnull=False)
-    return set(Conversation.objects.filter(human_or_opted_out, pk__in=conversation_ids).values_list("pk", flat=True))

@@ -8,6 +8,7 @@ quiet for `human_idle_minutes`) the sweeper gives the conversation back to the b
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import structlog
@@ -55,7 +56,11 @@ def human_takeover(*, conversation_id: int, reason: str, now: datetime | None = 
 
 
 def followups_cancel(*, conversation_id: int, reason: str) -> int:
-    return FollowUp.objects.filter(conversation_id=conversation_id, status=FollowUpStatus.SCHEDULED).update(
+    return followups_cancel_many(conversation_ids=[conversation_id], reason=reason)
+
+
+def followups_cancel_many(*, conversation_ids: Iterable[int], reason: str) -> int:
+    return FollowUp.objects.filter(conversation_id__in=conversation_ids, status=FollowUpStatus.SCHEDULED).update(
         status=FollowUpStatus.CANCELLED, reason=reason[:200], updated_at=timezone.now()
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,7 +15,7 @@ from chips.selectors import chip_for_send
 from conversations.defaults import DEFAULT_PROFILE
 from conversations.identity import lead_resolve
 from conversations.models import AgentProfile, Conversation, ConversationStatus, Lead, Message, Owner
-from conversations.ownership import followups_cancel, human_takeover, own_send_in_flight
+from conversations.ownership import followups_cancel_many, human_takeover, own_send_in_flight
 from conversations.statuses import Direction, MessageOrigin, MessageStatus
 from integrations.providers.base import ProviderError
 from integrations.providers.registry import provider_for
@@ -83,17 +85,25 @@ def inbound_attach(*, message_id: int) -> int | None:
     if message.direction == Direction.OUT:
         return _phone_message_attach(message, conversation, now)
 
-    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=now, updated_at=now)
-    # The lead wrote back: a follow-up planned for their silence would now be out of place.
-    followups_cancel(conversation_id=conversation.pk, reason=LEAD_WROTE)
-    if message.chip.status in OUT_OF_SERVICE or conversation.owner == Owner.HUMAN:
-        _mark_processed(message.pk, status=MessageStatus.PROCESSED)
-        return None
-    if Lead.objects.filter(pk=conversation.lead_id, opted_out_at__isnull=False).exists():
-        # Opted out: recorded for the timeline, never answered (the send gate would refuse anyway).
+    lead_wrote(conversation_ids=[conversation.pk], now=now)
+    if message.chip.status in OUT_OF_SERVICE or conversations_not_to_answer([conversation.pk]):
         _mark_processed(message.pk, status=MessageStatus.PROCESSED)
         return None
     return conversation.pk
+
+
+def lead_wrote(*, conversation_ids: Iterable[int], now) -> None:
+    """The conversations' clocks move on; follow-ups planned for the lead's silence are out of place."""
+    conversation_ids = list(conversation_ids)
+    Conversation.objects.filter(pk__in=conversation_ids).update(last_inbound_at=now, updated_at=now)
+    followups_cancel_many(conversation_ids=conversation_ids, reason=LEAD_WROTE)
+
+
+def conversations_not_to_answer(conversation_ids: Iterable[int]) -> set[int]:
+    """Conversations a person owns, or whose lead opted out: their messages are recorded, never answered
+    (for an opted-out lead the send gate would refuse anyway)."""
+    human_or_opted_out = Q(owner=Owner.HUMAN) | Q(lead__opted_out_at__isnull=False)
+    return set(Conversation.objects.filter(human_or_opted_out, pk__in=conversation_ids).values_list("pk", flat=True))
 
 
 def _phone_message_attach(message: Message, conversation: Conversation, now) -> None:
