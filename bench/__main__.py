@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -79,7 +80,7 @@ def main() -> int:
         start("gateway", [PYTHON, str(HERE / "fake_gateway.py"), str(GATEWAY_PORT)])
         if AGENT == "llm":
             start("llm", [PYTHON, str(HERE / "fake_llm.py"), str(LLM_PORT), str(LLM_MS)])
-        start(
+        web = start(
             "web",
             [
                 str(Path(PYTHON).parent / "granian"),
@@ -122,10 +123,11 @@ def main() -> int:
         _wait_for(f"http://127.0.0.1:{PORT}/healthz")
 
         _wrk(reference=True, seconds=2)  # warm-up: imports, connections, caches
-        reference = _wrk(reference=True, seconds=SECONDS)
-        unique = _wrk(prefix="U", seconds=SECONDS)
+        groups = {"web": web, "relay": relay, "worker": worker}
+        reference = _measured(groups, _wrk, reference=True, seconds=SECONDS)
+        unique = _measured(groups, _wrk, prefix="U", seconds=SECONDS)
         handoff = _handoff_latency(env)
-        duplicates = _wrk(prefix="U", seconds=SECONDS, duplicates=True)
+        duplicates = _measured(groups, _wrk, prefix="U", seconds=SECONDS, duplicates=True)
         drained = _drain(env, timeout=float(os.environ.get("BENCH_DRAIN_SECONDS", "120")))
         # Counted at rest: a text the gateway has received but whose row is not yet marked sent
         # would otherwise look doubled. A warm shutdown lets in-flight sends finish.
@@ -277,6 +279,63 @@ def _wrk(*, seconds: int, reference: bool = False, prefix: str = "", duplicates:
     return figures
 
 
+# --- where the CPU went ------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _measured(groups: dict[str, subprocess.Popen], run, **options) -> dict:
+    """Run one load phase and add the CPU seconds each part of the system used during it."""
+    before, wrk_before = _cpu_by_group(groups), _children_cpu()
+    figures = run(**options)
+    after, wrk_after = _cpu_by_group(groups), _children_cpu()
+    figures["cpu"] = {name: after[name] - before[name] for name in after}
+    figures["cpu"]["wrk"] = wrk_after - wrk_before  # wrk has ended by now: counted as our reaped child
+    return figures
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_by_group(groups: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of our processes (with their children), PostgreSQL and Redis."""
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        names[pid] = name
+    roots = {process.pid: group for group, process in groups.items()}
+    totals: dict[str, float] = dict.fromkeys([*groups, "postgresql", "redis"], 0.0)
+    for pid, used in seconds.items():
+        group = _group_of(pid, roots, parents)
+        if group is None:
+            group = {"postgres": "postgresql", "redis-server": "redis"}.get(names[pid])
+        if group is not None:
+            totals[group] += used
+    return totals
+
+
+def _group_of(pid: int, roots: dict[int, str], parents: dict[int, int]) -> str | None:
+    while pid > 1:
+        if pid in roots:
+            return roots[pid]
+        pid = parents.get(pid, 0)
+    return None
+
+
 # --- after the run -----------------------------------------------------------------------------------
 
 
@@ -375,6 +434,11 @@ def _report(reference, unique, duplicates, handoff, drained, outcome) -> None:
     row("bare Django view", reference)
     row("unique webhooks", unique)
     row("duplicate webhooks", duplicates)
+    print("\nCPU seconds per 1,000 requests (2 cores = 2 s of CPU per second of wall time):")
+    for name, figures in (("bare Django view", reference), ("unique webhooks", unique), ("duplicates", duplicates)):
+        per_thousand = 1000 / max(figures["REQUESTS"], 1)
+        parts = ", ".join(f"{part} {used * per_thousand:.2f}" for part, used in figures["cpu"].items())
+        print(f"  {name:<20} {parts}")
     if handoff.get("count"):
         print(
             f"\nhanded to a worker: p50 {handoff['p50'] * 1000:.0f} ms, p99 {handoff['p99'] * 1000:.0f} ms, "

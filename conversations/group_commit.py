@@ -32,15 +32,18 @@ class GroupCommitTimeout(Exception):
 
 
 class _Waiting(Generic[Row, Result]):
-    __slots__ = ("done", "error", "leads", "result", "row", "wakeup")
+    __slots__ = ("batch", "done", "error", "result", "row", "wakeup")
 
     def __init__(self, row: Row) -> None:
         self.row = row
-        self.wakeup = threading.Event()
+        # A plain lock held from birth: the waiting thread blocks acquiring it, whoever wakes it
+        # releases it. Cheaper than an Event (a condition variable and a second lock) on every request.
+        self.wakeup = threading.Lock()
+        self.wakeup.acquire()
         self.result: Result | None = None
         self.error: BaseException | None = None
         self.done = False
-        self.leads = False  # woken to write the next batch rather than with a result
+        self.batch: list[_Waiting[Row, Result]] | None = None  # set when this row's thread is to write it
 
 
 class GroupCommit(Generic[Row, Result]):
@@ -56,30 +59,35 @@ class GroupCommit(Generic[Row, Result]):
         waiting = _Waiting(row)
         with self._lock:
             self._queue.append(waiting)
-            leads = not self._writing
-            self._writing = True
-        if not leads:
-            if not waiting.wakeup.wait(FOLLOWER_TIMEOUT_SECONDS):
-                self._give_up(waiting)
-            leads = waiting.leads and not waiting.done
-        if leads:
-            self._lead()
+            if not self._writing:
+                self._writing = True
+                self._take_batch(waiting)
+        if waiting.batch is None and not waiting.wakeup.acquire(timeout=FOLLOWER_TIMEOUT_SECONDS):
+            self._give_up(waiting)
+        if waiting.batch is not None and not waiting.done:
+            self._lead(waiting)
         if waiting.error is not None:
             raise waiting.error
         return waiting.result
 
+    def _take_batch(self, leader: _Waiting[Row, Result]) -> None:
+        """Under the lock: the oldest queued rows become `leader`'s batch.
+
+        Taken when the leader is chosen, not when it wakes: rows queued meanwhile cannot be claimed twice.
+        """
+        leader.batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+
     def _give_up(self, waiting: _Waiting[Row, Result]) -> None:
-        """A follower that waited too long leaves, unless it was just made the leader."""
+        """A follower that waited too long leaves, unless it was just made a leader."""
         with self._lock:
-            if waiting.leads:
+            if waiting.batch is not None:
                 return
             if waiting in self._queue:
                 self._queue.remove(waiting)
         raise GroupCommitTimeout("the batch holding this row did not finish in time")
 
-    def _lead(self) -> None:
-        with self._lock:
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+    def _lead(self, leader: _Waiting[Row, Result]) -> None:
+        batch = leader.batch
         try:
             results = self._write([waiting.row for waiting in batch])
             if len(results) != len(batch):
@@ -94,7 +102,8 @@ class GroupCommit(Generic[Row, Result]):
                 waiting.done = True
             self._hand_over()
             for waiting in batch:
-                waiting.wakeup.set()
+                if waiting is not leader:  # this thread, awake already
+                    waiting.wakeup.release()
 
     def _hand_over(self) -> None:
         """The oldest row still queued leads the next batch; with none, nobody is writing."""
@@ -103,5 +112,6 @@ class GroupCommit(Generic[Row, Result]):
                 self._writing = False
                 return
             successor = self._queue[0]
-            successor.leads = True  # under the lock: a follower giving up at this moment must see it
-        successor.wakeup.set()
+            # Under the lock: a follower giving up at this moment must see that it now leads.
+            self._take_batch(successor)
+        successor.wakeup.release()

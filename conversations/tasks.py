@@ -32,9 +32,13 @@ def handle_inbound(message_ids: list[int]) -> int:
         fetch_media.delay(message_id)
     # A turn due later (the customer may still be typing) is queued for then, not run now to learn it.
     waits = turn_waits(conversation_ids=conversation_ids)
-    for conversation_id in sorted(conversation_ids):
-        wait = waits.get(conversation_id, 0.0)
-        run_turn.apply_async((conversation_id,), countdown=wait + random.uniform(0, 0.3) if wait else None)
+    # One producer and one Redis round trip for the whole batch (a pipeline; other brokers publish one
+    # by one): queueing a task each on its own was half of this task's CPU in a burst of new leads.
+    with run_turn.app.producer_or_acquire() as producer, producer.batch():
+        for conversation_id in sorted(conversation_ids):
+            wait = waits.get(conversation_id, 0.0)
+            countdown = wait + random.uniform(0, 0.3) if wait else None
+            run_turn.apply_async((conversation_id,), countdown=countdown, producer=producer)
     return len(conversation_ids)
 
 

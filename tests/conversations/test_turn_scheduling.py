@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 
 import pytest
@@ -77,15 +77,38 @@ def test_the_maximum_wait_bounds_a_long_burst():
     assert wait == pytest.approx(1.0, abs=0.1)  # six seconds after the first message, not five after the last
 
 
-def test_a_relay_batch_queues_each_turn_for_when_it_is_due(three_conversations, monkeypatch):
+def test_a_relay_batch_queues_each_turn_at_the_broker_for_when_it_is_due(three_conversations, monkeypatch):
+    """Read back from the broker itself: the batch's tasks are all published (a pipeline must be flushed)."""
     typing, due, _answered = three_conversations
-    queued = []
     monkeypatch.setattr(tasks, "inbound_attach_many", lambda ids: {typing.pk, due.pk})
-    monkeypatch.setattr(tasks.run_turn, "apply_async", lambda args, countdown=None: queued.append((args, countdown)))
+    app = tasks.run_turn.app
+    app.control.purge()  # tasks left by other tests
+    queued_at = timezone.now()
 
     tasks.handle_inbound([1, 2, 3])
 
-    by_conversation = {args[0]: countdown for args, countdown in queued}
-    assert set(by_conversation) == {typing.pk, due.pk}
-    assert by_conversation[due.pk] is None  # due now: no countdown
-    assert 3.8 <= by_conversation[typing.pk] <= 4.4  # its wait, plus a little jitter
+    published = _drain_default_queue(app)
+    assert sorted(published) == sorted([typing.pk, due.pk])
+    assert published[due.pk] is None  # due now: no countdown
+    wait = (published[typing.pk] - queued_at).total_seconds()
+    assert 3.8 <= wait <= 4.6  # its wait, plus a little jitter
+
+
+def _drain_default_queue(app) -> dict[int, datetime | None]:
+    """run_turn tasks waiting in the default queue: conversation id -> when it is due (None: now)."""
+    published = {}
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(app.conf.task_default_queue)
+        try:
+            while True:
+                try:
+                    message = queue.get(timeout=1)
+                except queue.Empty:
+                    return published
+                message.ack()
+                assert message.headers["task"] == tasks.run_turn.name
+                (conversation_id,), _kwargs, _embed = message.decode()
+                eta = message.headers.get("eta")
+                published[conversation_id] = datetime.fromisoformat(eta) if eta else None
+        finally:
+            queue.close()
