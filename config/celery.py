@@ -1,4 +1,4 @@
-"""The Celery application. Configuration comes from Django settings (CELERY_* names)."""
+"""The Celery application. Configuration comes from Django settings (CELERY_* names, see celery_settings)."""
 
 import os
 
