@@ -1,6 +1,8 @@
 -- Signed Evolution `messages.upsert` bodies for wrk. Each connection-thread numbers its own
--- messages: "<prefix>-<thread>-<n>". With DUPLICATES=1 the ids cycle through the first 1000 of
--- each thread (all stored by the unique phase), so every request is a duplicate delivery.
+-- messages: "<prefix>-<thread>-<n>". With DUPLICATES=1 the ids cycle through numbers 2 to 1001 of
+-- each thread (all stored by the unique phase), so every request is a duplicate delivery. Number 1
+-- is left out: wrk calls request() once on its first thread to check the script, and never sends
+-- that request.
 
 local counter = 0
 local thread_id = 0
@@ -30,7 +32,7 @@ local template = '{"event":"messages.upsert","instance":"%s","data":{"key":{"rem
 request = function()
   counter = counter + 1
   local n = counter
-  if duplicates then n = ((counter - 1) % 1000) + 1 end
+  if duplicates then n = ((counter - 1) % 1000) + 2 end
   local id = string.format("%s-%d-%d", prefix, thread_id, n)
   local phone = thread_id * 1000000 + n
   local body = string.format(template, instance, phone, phone, id, os.time())
