@@ -14,22 +14,29 @@ JOIN_SECONDS = 10
 
 
 class Recorder:
-    """A writer that records its batches and answers `row * 10`; the first batch can be held open."""
+    """A writer that records its batches and answers `row * 10`.
 
-    def __init__(self, *, hold_first: bool = False) -> None:
+    The first batch can be held open (so that the next one queues behind it), and the second can
+    be answered by `second` instead (to make exactly that batch fail).
+    """
+
+    def __init__(self, *, hold_first: bool = False, second=None) -> None:
         self.batches: list[list[int]] = []
         self.release = threading.Event()
         self.writing_first = threading.Event()
         self._hold_first = hold_first
+        self._second = second
         self._lock = threading.Lock()
 
     def __call__(self, rows):
         with self._lock:
             self.batches.append(list(rows))
-            first = len(self.batches) == 1
-        if first and self._hold_first:
+            number = len(self.batches)
+        if number == 1 and self._hold_first:
             self.writing_first.set()
             assert self.release.wait(JOIN_SECONDS), "the test never released the first batch"
+        if number == 2 and self._second is not None:
+            return self._second(rows)
         return [row * 10 for row in rows]
 
     def written(self) -> list[int]:
@@ -143,36 +150,28 @@ def test_batches_never_exceed_max_batch_and_every_row_is_answered():
 
 def test_writer_exception_reaches_every_thread_of_its_batch_and_the_next_batch_still_works():
     boom = ConnectionError("database went away")
-    batches: list[list[int]] = []
-    release, writing_first = threading.Event(), threading.Event()
 
-    def write(rows):
-        batches.append(list(rows))
-        if len(batches) == 1:
-            writing_first.set()
-            assert release.wait(JOIN_SECONDS)
-            return [row * 10 for row in rows]
-        if len(batches) == 2:
-            raise boom
-        return [row * 10 for row in rows]
+    def fail(rows):
+        raise boom
 
-    group = GroupCommit(write)
+    writer = Recorder(hold_first=True, second=fail)
+    group = GroupCommit(writer)
     leader = Submitter(group, 0)
     leader.start()
-    assert writing_first.wait(JOIN_SECONDS)
+    assert writer.writing_first.wait(JOIN_SECONDS)
     failing = [Submitter(group, row) for row in range(1, 6)]
     for thread in failing:
         thread.start()
     wait_until(lambda: queued(group) == 5, "the second batch to queue")
 
-    release.set()
+    writer.release.set()
     join_all([leader, *failing])
 
     assert (leader.result, leader.error) == (0, None)
     assert [thread.error for thread in failing] == [boom] * 5
     assert [thread.result for thread in failing] == [None] * 5
     assert group.submit(6) == 60  # the group is not stuck after a failed batch
-    assert batches == [[0], [1, 2, 3, 4, 5], [6]]
+    assert writer.batches == [[0], [1, 2, 3, 4, 5], [6]]
 
 
 def test_a_lone_writer_failure_is_raised_to_its_submitter_and_later_submits_proceed():
@@ -192,29 +191,17 @@ def test_a_lone_writer_failure_is_raised_to_its_submitter_and_later_submits_proc
 
 
 def test_writer_returning_the_wrong_number_of_results_fails_that_batch():
-    release, writing_first = threading.Event(), threading.Event()
-    batches: list[list[int]] = []
-
-    def write(rows):
-        batches.append(list(rows))
-        if len(batches) == 1:
-            writing_first.set()
-            assert release.wait(JOIN_SECONDS)
-            return [row * 10 for row in rows]
-        if len(batches) == 2:
-            return [row * 10 for row in rows][:-1]
-        return [row * 10 for row in rows]
-
-    group = GroupCommit(write)
+    writer = Recorder(hold_first=True, second=lambda rows: [row * 10 for row in rows][:-1])
+    group = GroupCommit(writer)
     leader = Submitter(group, 0)
     leader.start()
-    assert writing_first.wait(JOIN_SECONDS)
+    assert writer.writing_first.wait(JOIN_SECONDS)
     short = [Submitter(group, row) for row in (1, 2, 3)]
     for thread in short:
         thread.start()
     wait_until(lambda: queued(group) == 3, "the second batch to queue")
 
-    release.set()
+    writer.release.set()
     join_all([leader, *short])
 
     assert leader.result == 0
@@ -223,6 +210,7 @@ def test_writer_returning_the_wrong_number_of_results_fails_that_batch():
         assert "2 results for 3 rows" in str(thread.error)
         assert thread.result is None
     assert group.submit(4) == 40
+    assert writer.batches == [[0], [1, 2, 3], [4]]
 
 
 def test_lone_submit_with_a_writer_answering_nothing_raises():
