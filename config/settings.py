@@ -81,9 +81,6 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-# What /webhooks/ requests go through (config/wsgi.py): no sessions, users, CSRF or static files.
-WEBHOOK_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
-
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from chips.connection import connection_event_apply
 from chips.selectors import RoutedChip
 from conversations.identity import lead_resolve
-from conversations.ingest_sql import message_insert_new
+from conversations.ingest_sql import message_insert_new, message_stored_recently
 from conversations.models import EarlyStatus, Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageOrigin, MessageStatus
 from integrations.providers.base import (
@@ -109,6 +109,9 @@ def _record_message(chip: RoutedChip, event: InboundMessage, outcome: RecordOutc
         return
     if event.from_me and event.sent_by_api and _settle_unknown_send(chip, event):
         outcome.recorded += 1
+        return
+    if message_stored_recently(chip.chip_id, event.provider_message_id):
+        outcome.duplicates += 1  # a redelivery: no row to build, no statement
         return
     row = Message(
         chip_id=chip.chip_id,

@@ -36,13 +36,7 @@ Key = tuple[int, str]
 def message_insert_new(row: Message) -> int | None:
     """Insert `row`; its new id, or None when (chip, provider message id) is already stored."""
     key = (row.chip_id, row.provider_message_id)
-    grouped = (
-        settings.INGEST_GROUP_COMMIT
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and row.provider_message_id
-    )
-    if not grouped:
+    if not (row.provider_message_id and _grouped()):
         return _insert_one(row)
     if _recently_stored.holds(key):
         return None
@@ -59,6 +53,16 @@ def message_insert_new(row: Message) -> int | None:
         row.pk = pk
         row._state.adding = False
     return pk
+
+
+def message_stored_recently(chip_id: int, provider_message_id: str) -> bool:
+    """Whether this process committed the message lately: a redelivery, known without building its row."""
+    return bool(provider_message_id) and _grouped() and _recently_stored.holds((chip_id, provider_message_id))
+
+
+def _grouped() -> bool:
+    """Rows are written by group commit (and so remembered once committed) here and now."""
+    return settings.INGEST_GROUP_COMMIT and connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 # --- one row ---------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.wsgi import WsgiClient
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -102,3 +104,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture
+def wsgi_client(monkeypatch):
+    """Requests through the production WSGI entry point, inside the test's transaction.
+
+    As Django's test client detaches `close_old_connections` from the request signals, the webhook
+    handler's own calls are switched off here: they would close the connection holding the test's
+    transaction (tests of that upkeep itself are in tests/config/test_wsgi_and_db_backend.py).
+    """
+    from config import wsgi
+
+    monkeypatch.setattr(wsgi, "close_old_connections", lambda: None)
+    return WsgiClient()

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import json
+import logging
 from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.signals import got_request_exception
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 
-import config.settings as project_settings
 from config import wsgi
 from conversations.models import Message
+from integrations.urls import webhook_route, webhook_urls
 from tests.factories import ChipFactory
 from tests.payloads import evolution_headers, evolution_text
-
-HOST = "testserver"  # added to ALLOWED_HOSTS by Django's test environment
+from tests.wsgi import wsgi_call
 
 
 def default():
@@ -25,42 +26,10 @@ def default():
     return connections[DEFAULT_DB_ALIAS]
 
 
-def call(app, method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict[str, str], list, bytes]:
-    """One request straight through a WSGI callable, as gunicorn makes it."""
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": HOST,
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": HOST,
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-        **headers,
-    }
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"] = int(status.split(" ", 1)[0])
-        answer["headers"] = response_headers
-
-    result = app(environ, start_response)
-    try:
-        content = b"".join(result)
-    finally:
-        result.close()  # what the server does: sends request_finished
-    names = {name.lower(): value for name, value in answer["headers"]}
-    return answer["status"], names, answer["headers"], content
+def call(app, method: str, path: str, body: bytes = b"", **environ) -> tuple[int, dict[str, str], list, bytes]:
+    """One request straight through a WSGI callable, as granian makes it."""
+    answer = wsgi_call(app, method, path, body, **environ)
+    return answer.status_code, answer.headers, answer.raw_headers, answer.content
 
 
 # --- the WSGI application -------------------------------------------------------------------------
@@ -109,25 +78,86 @@ def test_webhook_requests_carry_no_session_or_user_and_site_requests_do(monkeypa
     assert hasattr(full, "session") and hasattr(full, "user")
 
 
-def test_handlers_are_built_from_their_own_middleware_lists():
-    assert settings.MIDDLEWARE == project_settings.MIDDLEWARE  # swapped only while the lean handler loads
-    for stateful in ("Session", "Csrf", "Authentication", "MessageMiddleware", "WhiteNoise"):
-        assert not any(stateful in path for path in settings.WEBHOOK_MIDDLEWARE)
-    assert wsgi.webhooks._middleware_chain is not None
+@pytest.mark.parametrize("pattern", webhook_urls(), ids=lambda pattern: str(pattern.pattern))
+def test_webhook_route_finds_what_the_urlconf_finds(pattern):
+    path = "/" + str(pattern.pattern).replace("<str:secret>", "s3cr3t-Value_1")
+    match = resolve(path)
+
+    assert webhook_route(path) == (match.func, match.kwargs)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/webhooks/nope/",  # no such gateway
+        "/webhooks/evolution",  # the URLconf wants the slash
+        "/webhooks/evolution/extra/",  # no secret segment on this endpoint
+        "/webhooks/zapi/",  # this one needs its secret
+        "/webhooks/zapi/a/b/",
+        "/webhooks/zapi//",
+        "/healthz",
+    ],
+)
+def test_webhook_route_refuses_what_the_urlconf_refuses(path):
+    assert webhook_route(path) is None
+    if path.startswith("/webhooks/"):
+        with pytest.raises(Resolver404):
+            resolve(path)
+
+
+def test_a_path_below_webhooks_that_is_no_webhook_gets_djangos_404():
+    status, _headers, _raw, _content = call(wsgi.application, "POST", "/webhooks/nope/", b"{}")
+
+    assert status == 404
+
+
+def test_an_unexpected_error_in_a_webhook_answers_500_and_is_logged(monkeypatch, caplog):
+    def receive(request, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("integrations.webhooks.receive", receive)
+    failures = []
+
+    def failed(sender, request, **kwargs):
+        failures.append(request.path)
+
+    got_request_exception.connect(failed, dispatch_uid="test-webhook-500")
+    try:
+        with caplog.at_level(logging.ERROR, logger="django.request"):
+            status, _headers, _raw, _content = call(wsgi.application, "POST", "/webhooks/evolution/", b"{}")
+    finally:
+        got_request_exception.disconnect(dispatch_uid="test-webhook-500")
+
+    assert status == 500
+    assert failures == ["/webhooks/evolution/"]
+    assert any("/webhooks/evolution/" in record.getMessage() for record in caplog.records)
+
+
+def test_database_connections_are_looked_after_before_and_after_each_webhook(monkeypatch):
+    calls = []
+    monkeypatch.setattr(wsgi, "close_old_connections", lambda: calls.append(len(calls)))
+    monkeypatch.setattr("integrations.webhooks.receive", lambda request, **kwargs: JsonResponse({"ok": True}))
+
+    call(wsgi.application, "POST", "/webhooks/evolution/", b"{}")
+
+    assert calls == [0, 1]  # at the start, and when the server closes the answer
+
+
+def test_the_site_keeps_its_own_middleware():
     # CSRF (a view middleware) and Prometheus (an exception middleware) are on the site only.
     assert wsgi.webhooks._view_middleware == [] and wsgi.webhooks._exception_middleware == []
     assert any("CsrfViewMiddleware" in repr(method) for method in wsgi.site._view_middleware)
     assert any("PrometheusAfterMiddleware" in repr(method) for method in wsgi.site._exception_middleware)
 
 
-def test_a_failing_webhook_middleware_list_still_restores_the_sites(settings):
-    settings.WEBHOOK_MIDDLEWARE = ["no.such.Middleware"]
-    full = list(settings.MIDDLEWARE)
+@pytest.mark.django_db(transaction=True)
+def test_the_cloud_api_handshake_goes_through_the_webhook_handler():
+    status, _headers, _raw, content = call(
+        wsgi.application, "GET", "/webhooks/cloudapi/", QUERY_STRING="hub.mode=subscribe&hub.verify_token=x"
+    )
 
-    with pytest.raises(ImportError):
-        wsgi.WebhookHandler()
-
-    assert full == settings.MIDDLEWARE
+    assert status == 403
+    assert "verification token" in json.loads(content)["error"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -57,7 +57,7 @@ def chip_for(spec, payload):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("kind", "name"), list(fixture_cases()))
-def test_every_fixture_is_accepted_signed_and_refused_unsigned(client, kind, name):
+def test_every_fixture_is_accepted_signed_and_refused_unsigned(wsgi_client, kind, name):
     spec = spec_for(kind)
     assert name is not None
     payload = load_fixture(name)
@@ -65,11 +65,11 @@ def test_every_fixture_is_accepted_signed_and_refused_unsigned(client, kind, nam
     raw = json.dumps(payload).encode()
 
     wrong = "wrong-" + SECRET
-    refused = client.post(spec.url(wrong), data=raw, content_type="application/json", **spec.sign(raw, wrong))
+    refused = wsgi_client.post(spec.url(wrong), data=raw, content_type="application/json", **spec.sign(raw, wrong))
     assert refused.status_code in (401, 404), refused.content
     assert Message.objects.count() == 0 and Lead.objects.count() == 0
 
-    accepted = client.post(spec.url(SECRET), data=raw, content_type="application/json", **spec.sign(raw, SECRET))
+    accepted = wsgi_client.post(spec.url(SECRET), data=raw, content_type="application/json", **spec.sign(raw, SECRET))
     assert accepted.status_code in (200, 202), accepted.content
     assert (accepted.status_code == 202) == (Message.objects.filter(direction="in").exists())
 

@@ -7,13 +7,22 @@ import threading
 
 import pytest
 from django.db import DataError, connection, transaction
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from chips.selectors import routed_chip
 from conversations import ingest_sql
-from conversations.ingest_sql import forget_recently_stored, message_insert_new, messages_insert_batch
+from conversations.inbound import webhook_events_record
+from conversations.ingest_sql import (
+    forget_recently_stored,
+    message_insert_new,
+    message_stored_recently,
+    messages_insert_batch,
+)
 from conversations.models import Message
 from conversations.statuses import OUTBOUND_RANK, Direction, MessageKind, MessageOrigin, MessageStatus
+from integrations.providers.base import Contact, InboundMessage
 from tests.conversations.helpers import run_threads
 from tests.factories import ChipFactory
 
@@ -303,6 +312,34 @@ def test_redelivery_of_a_stored_row_is_answered_from_memory_until_forgotten(chip
     assert len(database.captured_queries) == 1
     assert "jsonb_to_recordset" in database.captured_queries[0]["sql"]
     assert stored_ids(chip, "REDELIVERED") == [first]
+
+
+def test_a_redelivery_through_the_webhook_builds_no_row_once_remembered(chip):
+    contact = Contact(phone="+5511900000009", push_name="Maria")
+    event = InboundMessage(provider_message_id="AGAIN", contact=contact, from_me=False, kind="text", text="Oi")
+    routed = routed_chip(chip)
+    assert not message_stored_recently(chip.pk, "AGAIN")
+    assert webhook_events_record(chip=routed, events=[event]).queued
+
+    built = []
+
+    def count(sender, instance, **kwargs):
+        built.append(instance)
+
+    post_init.connect(count, sender=Message, dispatch_uid="count-built-messages")
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            outcome = webhook_events_record(chip=routed, events=[event])
+    finally:
+        post_init.disconnect(dispatch_uid="count-built-messages", sender=Message)
+
+    assert outcome.duplicates == 1 and not outcome.queued
+    assert built == [] and queries.captured_queries == []
+    assert message_stored_recently(chip.pk, "AGAIN")
+    forget_recently_stored()
+    assert not message_stored_recently(chip.pk, "AGAIN")
+    assert webhook_events_record(chip=routed, events=[event]).duplicates == 1  # the database still knows
+    assert len(stored_ids(chip, "AGAIN")) == 1
 
 
 def test_a_refused_row_raises_for_its_request_and_is_not_remembered_as_stored(chip):

@@ -1,7 +1,8 @@
 """Every webhook endpoint, fed malformed, truncated, wrongly typed and oversized bodies.
 
 Whatever arrives — signed as the provider signs or not — the answer is never a 5xx, and a body
-that is refused stores nothing and changes nothing already stored. WEBHOOK_PROPERTY_EXAMPLES
+that is refused stores nothing and changes nothing already stored. Bodies go through the production
+WSGI entry point (config/wsgi.py), as the gateways' requests do. WEBHOOK_PROPERTY_EXAMPLES
 (default 60 per endpoint) searches deeper when set higher.
 """
 
@@ -122,7 +123,7 @@ def snapshot():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", KINDS)
-def test_no_body_gets_a_5xx_or_leaves_a_trace_when_refused(client, kind, settings):
+def test_no_body_gets_a_5xx_or_leaves_a_trace_when_refused(wsgi_client, kind, settings):
     settings.WEBHOOK_MAX_BODY_BYTES = BODY_LIMIT
     spec = spec_for(kind)
     ensure_chips(spec)
@@ -132,7 +133,9 @@ def test_no_body_gets_a_5xx_or_leaves_a_trace_when_refused(client, kind, setting
     def check(raw, signed):
         before = snapshot()
         secret = SECRET if signed else "not-the-" + SECRET
-        response = client.post(spec.url(secret), data=raw, content_type="application/json", **spec.sign(raw, secret))
+        response = wsgi_client.post(
+            spec.url(secret), data=raw, content_type="application/json", **spec.sign(raw, secret)
+        )
         assert response.status_code < 500, response.content[:300]
         if response.status_code not in (200, 202):
             assert snapshot() == before, f"{response.status_code} but something was stored"
