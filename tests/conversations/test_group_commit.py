@@ -86,6 +86,15 @@ def start_leader_holding_first_batch(group: GroupCommit, writer: Recorder, row: 
     return leader
 
 
+def start_queued(group: GroupCommit, rows) -> list[Submitter]:
+    """Submitters for `rows`, started and waiting in the queue behind the batch being written."""
+    threads = [Submitter(group, row) for row in rows]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: queued(group) == len(threads), "the submitters to queue")
+    return threads
+
+
 def test_lone_submit_is_written_at_once_as_a_batch_of_one():
     writer = Recorder()
     group = GroupCommit(writer)
@@ -133,10 +142,7 @@ def test_batches_never_exceed_max_batch_and_every_row_is_answered():
     writer = Recorder(hold_first=True)
     group = GroupCommit(writer, max_batch=3)
     leader = start_leader_holding_first_batch(group, writer, row=100)
-    followers = [Submitter(group, row) for row in range(10)]
-    for thread in followers:
-        thread.start()
-    wait_until(lambda: queued(group) == 10, "every follower to queue")
+    followers = start_queued(group, range(10))
 
     writer.release.set()
     join_all([leader, *followers])
@@ -156,13 +162,8 @@ def test_writer_exception_reaches_every_thread_of_its_batch_and_the_next_batch_s
 
     writer = Recorder(hold_first=True, second=fail)
     group = GroupCommit(writer)
-    leader = Submitter(group, 0)
-    leader.start()
-    assert writer.writing_first.wait(JOIN_SECONDS)
-    failing = [Submitter(group, row) for row in range(1, 6)]
-    for thread in failing:
-        thread.start()
-    wait_until(lambda: queued(group) == 5, "the second batch to queue")
+    leader = start_leader_holding_first_batch(group, writer)
+    failing = start_queued(group, range(1, 6))
 
     writer.release.set()
     join_all([leader, *failing])
@@ -193,13 +194,8 @@ def test_a_lone_writer_failure_is_raised_to_its_submitter_and_later_submits_proc
 def test_writer_returning_the_wrong_number_of_results_fails_that_batch():
     writer = Recorder(hold_first=True, second=lambda rows: [row * 10 for row in rows][:-1])
     group = GroupCommit(writer)
-    leader = Submitter(group, 0)
-    leader.start()
-    assert writer.writing_first.wait(JOIN_SECONDS)
-    short = [Submitter(group, row) for row in (1, 2, 3)]
-    for thread in short:
-        thread.start()
-    wait_until(lambda: queued(group) == 3, "the second batch to queue")
+    leader = start_leader_holding_first_batch(group, writer)
+    short = start_queued(group, (1, 2, 3))
 
     writer.release.set()
     join_all([leader, *short])
