@@ -168,6 +168,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes the task thread's database connection before and after every task,
+# unless this is set (then once every 2 x N tasks): a new PostgreSQL backend per task. Connections are
+# kept instead as in a web request, by CONN_MAX_AGE and the health check (config/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 
 # --- Pipeline -------------------------------------------------------------------------------------
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=2 * 1024 * 1024)
