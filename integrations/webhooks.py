@@ -112,10 +112,21 @@ def _read_body(request: HttpRequest) -> bytes:
         raise WebhookRejected(400, "invalid Content-Length") from None
     if declared > limit:
         raise WebhookRejected(413, f"body larger than {limit} bytes")
-    raw = request.read(limit + 1)  # read() streams: no DATA_UPLOAD_MAX_MEMORY_SIZE error page
+    # read() streams: no DATA_UPLOAD_MAX_MEMORY_SIZE error page. A chunked body has no length, and Django
+    # reads it as empty: the WSGI server has removed the chunk framing and ends its input stream where
+    # the body ends, so such a body is read from there.
+    stream = request.META["wsgi.input"] if _chunked(request) else request
+    raw = stream.read(limit + 1)
     if len(raw) > limit:
         raise WebhookRejected(413, f"body larger than {limit} bytes")
     return raw
+
+
+def _chunked(request: HttpRequest) -> bool:
+    """A body sent in chunks (HTTP/1.1 `Transfer-Encoding: chunked`), without a Content-Length."""
+    return (
+        not request.META.get("CONTENT_LENGTH") and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
 
 
 def _decode(raw: bytes) -> Mapping[str, Any]:
