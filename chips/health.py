@@ -179,12 +179,12 @@ def health_check_all(*, now: datetime | None = None) -> int:
         .filter(status__in=CHECKED_STATUSES, gateway__is_active=True)
         .order_by("gateway_id", "pk")
     )
-    readable = [chip for chip in chips if _state_readable(chip.gateway)]
+    readable = [chip for chip in chips if state_readable(chip.gateway)]
     connected = _refresh_sessions(readable)
     figures = chip_health_figures([chip.pk for chip in chips], now=now)
     # Fresh rows: the refresh may just have moved a chip (connected, disconnected, banned).
     for chip in Chip.objects.select_related("gateway").filter(pk__in=[chip.pk for chip in chips]):
-        if _state_readable(chip.gateway) and chip.pk not in connected:
+        if state_readable(chip.gateway) and chip.pk not in connected:
             # Not read this round: promote nothing on a stale state, but a collapse is still a collapse.
             _degrade_on_collapse(chip, figures[chip.pk])
             continue
@@ -230,7 +230,7 @@ def _refresh_sessions(chips: list[Chip]) -> dict[int, bool]:
     return connected
 
 
-def _state_readable(gateway: Gateway) -> bool:
+def state_readable(gateway: Gateway) -> bool:
     """Whether the gateway can tell a chip's connection state (QR gateways, and Meta's number status)."""
     provider_cls = provider_class(gateway.kind)
     return provider_cls.sessions_managed or provider_cls.session_state is not Provider.session_state

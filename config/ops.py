@@ -1,12 +1,19 @@
-"""Liveness and readiness endpoints for load balancers and orchestrators."""
+"""Liveness and readiness endpoints for load balancers and orchestrators, and the integrations' health."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from kombu import Connection
+
+from chips.gateway_health import gateway_probe, gateway_targets
+from integrations.health import openai_probe, salvy_probe, slack_probe
 
 
 @require_GET
@@ -48,3 +55,41 @@ def _broker_ok() -> bool:
         return True
     except Exception:
         return False
+
+
+# Probes call outside services: one report serves every caller for this long, so that polling the
+# endpoint cannot turn into a stream of calls to the gateways.
+HEALTH_CACHE_SECONDS = 30
+HEALTH_CACHE_KEY = "ops:api-health"
+SERVICE_PROBES = {"openai": openai_probe, "salvy": salvy_probe, "slack": slack_probe}
+
+
+@require_GET
+def api_health(request: HttpRequest) -> JsonResponse:
+    """Each integration: configured, and answering (see integrations/health.py and chips/gateway_health.py).
+
+    Always 200 (readiness is /readyz's question); `status` is "degraded" when a configured service or an
+    active gateway does not answer as it should.
+    """
+    report = cache.get(HEALTH_CACHE_KEY)
+    if report is None:
+        report = integrations_report()
+        cache.set(HEALTH_CACHE_KEY, report, HEALTH_CACHE_SECONDS)
+    return JsonResponse(report)
+
+
+def integrations_report() -> dict:
+    targets = gateway_targets()  # the database is read here, in the request's thread
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        services = {name: pool.submit(probe) for name, probe in SERVICE_PROBES.items()}
+        gateways = {target.name: (target.kind, pool.submit(gateway_probe, target)) for target in targets}
+        service_results = {name: future.result() for name, future in services.items()}
+        gateway_results = {name: (kind, future.result()) for name, (kind, future) in gateways.items()}
+    failing = [probe for probe in service_results.values() if probe.failing]
+    failing += [probe for _kind, probe in gateway_results.values() if probe.failing]
+    return {
+        "status": "degraded" if failing else "ok",
+        "checked_at": timezone.now().isoformat(),
+        "services": {name: probe.as_dict() for name, probe in service_results.items()},
+        "gateways": {name: {"kind": kind, **probe.as_dict()} for name, (kind, probe) in gateway_results.items()},
+    }
