@@ -52,6 +52,9 @@ SESSION_ALERT = "session_open_failed"
 RELEASE_REASON = "technical-issues"
 MAX_NAME_LENGTH = ProvisioningJob._meta.get_field("name").max_length
 # What the steps write on the job.
+# A run saves a step at least every minute or so (each Salvy or gateway call is bounded by its timeout and
+# retries): a `running` job silent this long has lost its worker.
+STALLED_AFTER = timedelta(minutes=10)
 _JOB_FIELDS = ["steps", "status", "salvy_account_id", "phone", "chip", "error", "finished_at", "updated_at"]
 
 
@@ -101,6 +104,71 @@ def provisioning_run(*, job_id: int) -> ProvisioningJob:
         log.exception("provisioning.crashed", job_id=job.pk)
         _fail(job, f"unexpected error: {exc.__class__.__name__}: {exc}")
     return job
+
+
+def provisioning_recover_stalled(*, now=None) -> int:
+    """Take up the jobs a lost task or a dead worker left behind (a periodic job); returns how many.
+
+    - `queued` for STALLED_AFTER: its task never ran (lost with a broker restart). It is queued again;
+      a run claims the job first, so the original, should it still arrive, does nothing.
+    - `running` with no step saved for STALLED_AFTER (a whole run takes a minute or two): its worker
+      died mid-run, and a redelivered task leaves a started job alone (a second run could buy a second
+      number). It ends `failed`, and the number it may have bought is looked after as in any failed run:
+      one recorded as a chip stays; one bought but not recorded is cancelled at Salvy, or flagged; a
+      purchase whose outcome is unknown is looked for at Salvy by the job's label, else flagged.
+    """
+    now = now or timezone.now()
+    cutoff = now - STALLED_AFTER
+    taken = 0
+    for job_id in ProvisioningJob.objects.filter(status=ProvisioningStatus.QUEUED, updated_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        # Dated now, so that the next round does not queue it yet again.
+        if ProvisioningJob.objects.filter(pk=job_id, status=ProvisioningStatus.QUEUED).update(updated_at=now):
+            log.warning("provisioning.requeued", job_id=job_id)
+            _enqueue(job_id)
+            taken += 1
+    for job_id in ProvisioningJob.objects.filter(status=ProvisioningStatus.RUNNING, updated_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        if not ProvisioningJob.objects.filter(
+            pk=job_id, status=ProvisioningStatus.RUNNING, updated_at__lt=cutoff
+        ).update(updated_at=now):
+            continue  # it moved meanwhile: not stalled after all
+        job = ProvisioningJob.objects.select_related("gateway", "chip").get(pk=job_id)
+        log.warning("provisioning.stalled", job_id=job_id)
+        _fail(job, f"interrupted: its worker stopped mid-run; {_after_interruption(job)}")
+        taken += 1
+    return taken
+
+
+def _after_interruption(job: ProvisioningJob) -> str:
+    """What became of the number an interrupted run may have bought, said for the job's error."""
+    if job.chip_id:
+        return f"the number was recorded as chip #{job.chip_id}: open its session from the fleet screen"
+    if not any(step.get("step") == "stock" for step in job.steps or []):
+        return "nothing was bought; request the number again"
+    label = purchase_label(job)
+    try:
+        client = salvy_client()
+        # Bought (its id saved on the job) but not recorded; or bought, perhaps, with the answer lost.
+        account = client.get(job.salvy_account_id) if job.salvy_account_id else _find_lost_purchase(job, client, label)
+    except SalvyError as exc:
+        account, error = None, str(exc)
+    else:
+        error = "no such account in Salvy's list"
+    if account is not None and account.status == "canceled":
+        return f"the number it bought ({account.phone_number}) is already cancelled at Salvy"
+    if account is None:
+        _flag(
+            job,
+            kind=PURCHASE_UNKNOWN_ALERT,
+            message=f"provisioning job #{job.pk} stopped while buying a DDD {job.ddd} number: look for an account "
+            f"named {label!r} on the Salvy dashboard and cancel it if it exists",
+            details={"job_id": job.pk, "label": label, "salvy_account_id": job.salvy_account_id, "error": error},
+        )
+        return f"a purchase may have gone through at Salvy: check the Salvy dashboard for an account named {label!r}"
+    return str(_release(job, client, account, cause=RuntimeError("the run stopped before recording it")))
 
 
 def provisioning_gateway(name: str | None = None) -> Gateway:
@@ -198,8 +266,7 @@ def _check_stock(job: ProvisioningJob, client: SalvyClient) -> None:
 
 
 def _buy(job: ProvisioningJob, client: SalvyClient) -> PhoneAccount:
-    # A label unique to the job lets a purchase whose answer was lost be found again in the list.
-    label = job.name or f"recado-job-{job.pk}"
+    label = purchase_label(job)
     try:
         account = client.create(area_code=job.ddd, name=label)
     except SalvyError as exc:
@@ -222,6 +289,11 @@ def _buy(job: ProvisioningJob, client: SalvyClient) -> PhoneAccount:
     job.phone = account.phone_number[:20]
     _step(job, "buy", f"bought {account.phone_number} (Salvy account {account.id}, {account.status})")
     return account
+
+
+def purchase_label(job: ProvisioningJob) -> str:
+    # A label unique to the job lets a purchase whose answer was lost be found again in the list.
+    return job.name or f"recado-job-{job.pk}"
 
 
 def _find_lost_purchase(job: ProvisioningJob, client: SalvyClient, label: str) -> PhoneAccount | None:

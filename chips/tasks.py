@@ -24,6 +24,13 @@ def provision(job_id: int) -> str:
     return provisioning_run(job_id=job_id).status
 
 
+@shared_task(name="chips.recover_provisioning")
+def recover_provisioning() -> int:
+    from chips.provisioning import provisioning_recover_stalled
+
+    return provisioning_recover_stalled()
+
+
 @shared_task(bind=True, name="chips.notify", max_retries=6)
 def notify(self, text: str) -> bool:
     from chips.notifications import NotificationRetry, slack_post

@@ -17,4 +17,5 @@ PERIODIC_JOBS = (
     PeriodicJob(name="follow-ups", task="conversations.send_followups", every_seconds=60),
     PeriodicJob(name="chip health check", task="chips.health_check", every_seconds=settings.CHIP_HEALTH_CHECK_SECONDS),
     PeriodicJob(name="salvy sync", task="chips.sync_salvy", every_seconds=settings.SALVY_SYNC_SECONDS),
+    PeriodicJob(name="stalled provisioning", task="chips.recover_provisioning", every_seconds=120),
 )

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from chips import tasks
 from chips.models import Chip, ChipAlert, ChipTransition, ProvisioningJob
-from chips.provisioning import provision_now, provisioning_gateway, provisioning_request, provisioning_run
+from chips.provisioning import (
+    provision_now,
+    provisioning_gateway,
+    provisioning_recover_stalled,
+    provisioning_request,
+    provisioning_run,
+)
 from tests.chips import salvy_fakes
 from tests.chips.salvy_fakes import (
     ACCOUNT_ID,
@@ -297,3 +305,110 @@ def test_an_inactive_gateway_is_refused_by_name():
 
 def salvy_fixture(name):
     return load_fixture(f"salvy/{name}")
+
+
+# --- jobs left behind by a lost task or a dead worker -------------------------------------------------
+
+
+def stalled_job(gateway, *, status="running", minutes=11, steps=(), **fields) -> ProvisioningJob:
+    job = ProvisioningJob.objects.create(
+        ddd="11",
+        gateway=gateway,
+        status=status,
+        steps=[{"at": "2026-11-22T10:00:00+00:00", "step": step, "detail": ""} for step in steps],
+        **fields,
+    )
+    # auto_now would date it now: the update dates it as long ago as the test needs.
+    ProvisioningJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(minutes=minutes))
+    return job
+
+
+def test_a_running_job_still_saving_steps_is_left_alone(salvy, gateway):
+    job = stalled_job(gateway, minutes=2, steps=["stock"])
+    assert provisioning_recover_stalled() == 0
+    job.refresh_from_db()
+    assert job.status == "running"
+    assert not salvy.calls
+
+
+def test_a_job_stopped_before_buying_fails_saying_nothing_was_bought(
+    salvy, slack, gateway, django_capture_on_commit_callbacks
+):
+    job = stalled_job(gateway)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert provisioning_recover_stalled() == 1
+    job.refresh_from_db()
+    assert job.status == "failed" and job.finished_at is not None
+    assert "nothing was bought" in job.error
+    assert not [call for call in salvy.calls if SALVY_ROOT in str(call.request.url)]
+    assert any("nothing was bought" in text for text in slack)  # the operators are told
+
+
+def test_a_job_stopped_after_recording_its_chip_keeps_the_chip(salvy, gateway):
+    chip = ChipFactory(gateway=gateway, status="provisioned")
+    job = stalled_job(gateway, steps=["stock", "buy", "record"], chip=chip, salvy_account_id=ACCOUNT_ID)
+    provisioning_recover_stalled()
+    job.refresh_from_db()
+    assert job.status == "failed" and f"chip #{chip.pk}" in job.error
+    assert Chip.objects.filter(pk=chip.pk).exists()
+    assert not salvy.calls
+
+
+def test_a_number_bought_but_not_recorded_is_cancelled_at_salvy(salvy, gateway):
+    job = stalled_job(gateway, steps=["stock", "buy"], salvy_account_id=ACCOUNT_ID, phone=PHONE)
+    salvy.get(f"{SALVY_ROOT}/virtual-phone-accounts/{ACCOUNT_ID}").respond(200, json=account(status="active"))
+    cancel = route_cancel(salvy)
+    provisioning_recover_stalled()
+    job.refresh_from_db()
+    assert cancel.call_count == 1
+    assert parse_qs(cancel.calls.last.request.url.query.decode()) == {"reason": ["technical-issues"]}
+    assert job.status == "failed" and "cancelled at Salvy" in job.error
+    assert not Chip.objects.exists()
+
+
+def test_a_lost_purchase_found_by_its_label_is_cancelled(salvy, gateway):
+    job = stalled_job(gateway, steps=["stock"])
+    label = f"recado-job-{job.pk}"
+    route_list(salvy, [account(status="pending", name=label, createdAt=None)])
+    cancel = route_cancel(salvy)
+    provisioning_recover_stalled()
+    job.refresh_from_db()
+    assert cancel.call_count == 1
+    assert job.status == "failed" and "cancelled at Salvy" in job.error
+
+
+def test_a_purchase_that_cannot_be_traced_is_flagged_for_a_human(salvy, gateway):
+    job = stalled_job(gateway, steps=["stock"])
+    route_list(salvy, salvy_fixture("account_list.json"))
+    provisioning_recover_stalled()
+    job.refresh_from_db()
+    assert job.status == "failed" and "check the Salvy dashboard" in job.error
+    alert = ChipAlert.objects.get(kind="salvy_purchase_unknown")
+    assert alert.severity == "critical" and f"recado-job-{job.pk}" in alert.message
+
+
+def test_a_number_already_cancelled_at_salvy_is_not_cancelled_again(salvy, gateway):
+    job = stalled_job(gateway, steps=["stock", "buy"], salvy_account_id=ACCOUNT_ID)
+    salvy.get(f"{SALVY_ROOT}/virtual-phone-accounts/{ACCOUNT_ID}").respond(200, json=account(status="canceled"))
+    provisioning_recover_stalled()
+    job.refresh_from_db()
+    assert job.status == "failed" and "already cancelled" in job.error
+    assert [call.request.method for call in salvy.calls] == ["GET"]
+
+
+def test_a_job_whose_task_was_lost_is_queued_again_once(salvy, gateway, monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.provision, "apply_async", lambda args, **kwargs: queued.append(args))
+    job = stalled_job(gateway, status="queued")
+    assert provisioning_recover_stalled() == 1
+    assert provisioning_recover_stalled() == 0  # dated now: not queued again at the next round
+    assert queued == [[job.pk]]
+    job.refresh_from_db()
+    assert job.status == "queued"
+
+
+def test_the_periodic_task_runs_the_recovery(salvy, gateway):
+    job = stalled_job(gateway)
+    assert tasks.recover_provisioning() == 1
+    job.refresh_from_db()
+    assert job.status == "failed"
