@@ -29,18 +29,23 @@ def _views() -> dict[str, tuple[Callable, bool]]:
 
 
 def webhook_urls() -> list:
+    """Each webhook URL with its trailing slash, and without it: a gateway set up with the URL typed
+    without the slash would otherwise get a redirect, which HTTP clients follow for a POST as a GET
+    (the body dropped), so every delivery would be lost."""
     urls = []
     for endpoint, (view, has_secret) in _views().items():
-        route = f"webhooks/{endpoint}/<str:secret>/" if has_secret else f"webhooks/{endpoint}/"
-        urls.append(path(route, view, name=f"webhook-{endpoint}"))
+        route = f"webhooks/{endpoint}/<str:secret>" if has_secret else f"webhooks/{endpoint}"
+        urls.append(path(f"{route}/", view, name=f"webhook-{endpoint}"))
+        urls.append(path(route, view))
     return urls
 
 
 def webhook_route(path_info: str) -> tuple[Callable, dict[str, str]] | None:
     """The view and arguments the URLconf gives `path_info`, if it is a webhook URL; None otherwise."""
-    if not path_info.startswith(PREFIX) or not path_info.endswith("/"):
+    if not path_info.startswith(PREFIX):
         return None
-    endpoint, *rest = path_info[len(PREFIX) : -1].split("/")
+    tail = path_info[len(PREFIX) :]
+    endpoint, *rest = tail.removesuffix("/").split("/")
     found = _views().get(endpoint)
     if found is None:
         return None

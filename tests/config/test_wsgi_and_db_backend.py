@@ -17,7 +17,7 @@ from config import wsgi
 from conversations.models import Message
 from integrations.urls import webhook_route, webhook_urls
 from tests.factories import ChipFactory
-from tests.payloads import evolution_headers, evolution_text
+from tests.payloads import evolution_headers, evolution_text, load_fixture
 from tests.wsgi import wsgi_call
 
 
@@ -90,10 +90,12 @@ def test_webhook_route_finds_what_the_urlconf_finds(pattern):
     "path",
     [
         "/webhooks/nope/",  # no such gateway
-        "/webhooks/evolution",  # the URLconf wants the slash
         "/webhooks/evolution/extra/",  # no secret segment on this endpoint
         "/webhooks/zapi/",  # this one needs its secret
         "/webhooks/zapi/a/b/",
+        "/webhooks/zapi/a/b",
+        "/webhooks/evolution//",
+        "/webhooks/",
         "/webhooks/zapi//",
         "/healthz",
     ],
@@ -178,6 +180,28 @@ def test_signed_webhook_is_stored_through_the_wsgi_application():
     assert again[0] == 200
     assert json.loads(again[3])["duplicates"] == 1
     assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/webhooks/evolution", "/webhooks/zapi/{secret}"])
+def test_a_webhook_url_typed_without_its_slash_is_served_not_redirected(path):
+    # A redirect would reach the sender's client as a GET without the body: the delivery lost.
+    if "zapi" in path:
+        callback = load_fixture("zapi/ReceivedCallback__text.json")
+        chip = ChipFactory(instance_name=callback["instanceId"], gateway__kind="zapi", instance_token="zapi-token")
+        body = json.dumps(callback)
+        headers = {}
+    else:
+        chip = ChipFactory(instance_name="acme-wsgi")
+        body = json.dumps(evolution_text(instance="acme-wsgi", message_id="WSGI-SLASH", text="Olá"))
+        headers = evolution_headers(chip.gateway.webhook_secret)
+
+    status, _headers, _raw, content = call(
+        wsgi.application, "POST", path.format(secret=chip.gateway.webhook_secret), body.encode(), **headers
+    )
+
+    assert status == 202, content
+    assert Message.objects.get().chip_id == chip.pk
 
 
 @pytest.mark.django_db(transaction=True)
