@@ -6,7 +6,9 @@ serves these URLs (config/wsgi.py); `webhook_urls` gives the same views to the U
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 from django.urls import path
@@ -17,15 +19,27 @@ from integrations.webhooks import salvy_webhook, webhook_view
 PREFIX = "/webhooks/"
 
 
+# Django's <slug:…> converter.
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    view: Callable
+    path_secret: bool = False  # /webhooks/<name>/<secret>/
+    event_paths: bool = False  # also /webhooks/<name>/<event>/ (see Provider.webhook_event_paths)
+
+
 @cache
-def _views() -> dict[str, tuple[Callable, bool]]:
-    """Endpoint name → (its view, whether its URL carries a secret segment)."""
-    views = {
-        endpoint: (webhook_view(endpoint), provider_class(kinds_for_endpoint(endpoint)[0]).webhook_path_secret)
-        for endpoint in webhook_endpoints()
-    }
-    views["salvy"] = (salvy_webhook, False)
-    return views
+def _endpoints() -> dict[str, Endpoint]:
+    endpoints = {}
+    for name in webhook_endpoints():
+        provider_cls = provider_class(kinds_for_endpoint(name)[0])
+        endpoints[name] = Endpoint(
+            webhook_view(name), provider_cls.webhook_path_secret, provider_cls.webhook_event_paths
+        )
+    endpoints["salvy"] = Endpoint(salvy_webhook)
+    return endpoints
 
 
 def webhook_urls() -> list:
@@ -33,10 +47,13 @@ def webhook_urls() -> list:
     without the slash would otherwise get a redirect, which HTTP clients follow for a POST as a GET
     (the body dropped), so every delivery would be lost."""
     urls = []
-    for endpoint, (view, has_secret) in _views().items():
-        route = f"webhooks/{endpoint}/<str:secret>" if has_secret else f"webhooks/{endpoint}"
-        urls.append(path(f"{route}/", view, name=f"webhook-{endpoint}"))
-        urls.append(path(route, view))
+    for name, endpoint in _endpoints().items():
+        routes = [f"webhooks/{name}/<str:secret>" if endpoint.path_secret else f"webhooks/{name}"]
+        if endpoint.event_paths:
+            routes.append(f"webhooks/{name}/<slug:event>")
+        for index, route in enumerate(routes):
+            urls.append(path(f"{route}/", endpoint.view, name=f"webhook-{name}" if index == 0 else None))
+            urls.append(path(route, endpoint.view))
     return urls
 
 
@@ -44,13 +61,15 @@ def webhook_route(path_info: str) -> tuple[Callable, dict[str, str]] | None:
     """The view and arguments the URLconf gives `path_info`, if it is a webhook URL; None otherwise."""
     if not path_info.startswith(PREFIX):
         return None
-    tail = path_info[len(PREFIX) :]
-    endpoint, *rest = tail.removesuffix("/").split("/")
-    found = _views().get(endpoint)
-    if found is None:
+    name, *rest = path_info[len(PREFIX) :].removesuffix("/").split("/")
+    endpoint = _endpoints().get(name)
+    if endpoint is None:
         return None
-    view, has_secret = found
-    if has_secret:
+    if endpoint.path_secret:
         # As the URLconf's <str:secret>: one non-empty segment.
-        return (view, {"secret": rest[0]}) if len(rest) == 1 and rest[0] else None
-    return (view, {}) if not rest else None
+        return (endpoint.view, {"secret": rest[0]}) if len(rest) == 1 and rest[0] else None
+    if not rest:
+        return endpoint.view, {}
+    if endpoint.event_paths and len(rest) == 1 and SLUG.fullmatch(rest[0]):
+        return endpoint.view, {"event": rest[0]}
+    return None

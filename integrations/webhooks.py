@@ -39,7 +39,8 @@ def webhook_view(endpoint: str):
     provider_cls = provider_class(kinds_for_endpoint(endpoint)[0])
 
     @csrf_exempt
-    def view(request: HttpRequest, secret: str = "") -> HttpResponse:
+    def view(request: HttpRequest, secret: str = "", event: str = "") -> HttpResponse:
+        # `event`: the segment of a per-event URL; the body names the event, and is what is read.
         if request.method == "GET" and provider_cls.webhook_handshake:
             response = _handshake(request, endpoint, provider_cls)
         elif request.method == "POST":

@@ -159,6 +159,9 @@ class Provider:
     webhook_endpoint: ClassVar[str]
     #: True when the endpoint's URL carries a secret segment (/webhooks/<endpoint>/<secret>/).
     webhook_path_secret: ClassVar[bool] = False
+    #: True when the gateway may post each event to its own URL below ours (/webhooks/<endpoint>/<event>/,
+    #: Evolution's `webhook_by_events`); the body still names the event, so the segment is not read.
+    webhook_event_paths: ClassVar[bool] = False
     #: True when the endpoint answers a GET verification handshake (Meta).
     webhook_handshake: ClassVar[bool] = False
     #: Free-form sends are allowed only this long after the contact last wrote (Meta's 24 h window).

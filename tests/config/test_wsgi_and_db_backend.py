@@ -80,7 +80,9 @@ def test_webhook_requests_carry_no_session_or_user_and_site_requests_do(monkeypa
 
 @pytest.mark.parametrize("pattern", webhook_urls(), ids=lambda pattern: str(pattern.pattern))
 def test_webhook_route_finds_what_the_urlconf_finds(pattern):
-    path = "/" + str(pattern.pattern).replace("<str:secret>", "s3cr3t-Value_1")
+    path = "/" + str(pattern.pattern).replace("<str:secret>", "s3cr3t-Value_1").replace(
+        "<slug:event>", "messages-upsert"
+    )
     match = resolve(path)
 
     assert webhook_route(path) == (match.func, match.kwargs)
@@ -90,7 +92,9 @@ def test_webhook_route_finds_what_the_urlconf_finds(pattern):
     "path",
     [
         "/webhooks/nope/",  # no such gateway
-        "/webhooks/evolution/extra/",  # no secret segment on this endpoint
+        "/webhooks/evolution/extra/more/",  # one event segment at most
+        "/webhooks/evolution/messages.upsert/",  # an event segment is a slug
+        "/webhooks/waha/messages-upsert/",  # WAHA posts every event to one URL
         "/webhooks/zapi/",  # this one needs its secret
         "/webhooks/zapi/a/b/",
         "/webhooks/zapi/a/b",
@@ -183,9 +187,12 @@ def test_signed_webhook_is_stored_through_the_wsgi_application():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("path", ["/webhooks/evolution", "/webhooks/zapi/{secret}"])
+@pytest.mark.parametrize(
+    "path", ["/webhooks/evolution", "/webhooks/zapi/{secret}", "/webhooks/evolution/messages-upsert"]
+)
 def test_a_webhook_url_typed_without_its_slash_is_served_not_redirected(path):
-    # A redirect would reach the sender's client as a GET without the body: the delivery lost.
+    # A redirect would reach the sender's client as a GET without the body: the delivery lost. The last
+    # one is where Evolution posts with `webhook_by_events` on (its event in the path).
     if "zapi" in path:
         callback = load_fixture("zapi/ReceivedCallback__text.json")
         chip = ChipFactory(instance_name=callback["instanceId"], gateway__kind="zapi", instance_token="zapi-token")

@@ -85,6 +85,7 @@ _KNOWN_REFUSALS = (
 class EvolutionProvider(Provider):
     kind = "evolution"
     webhook_endpoint = "evolution"
+    webhook_event_paths = True  # `webhook_by_events`: /messages-upsert, /connection-update...
     sessions_managed = True
     supports_pairing_code = True
 
