@@ -21,7 +21,7 @@ from django.utils.log import log_response
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
-from integrations.urls import webhook_route  # noqa: E402 - needs the apps loaded
+from integrations.urls import unknown_webhook, webhook_route  # noqa: E402 - needs the apps loaded
 
 
 class WebhookHandler(WSGIHandler):
@@ -31,7 +31,7 @@ class WebhookHandler(WSGIHandler):
     unexpected exception (a logged 500 and `got_request_exception`), the log line of a 4xx/5xx, and
     what the request_started/request_finished signals do for the database (`close_old_connections`
     before and after: broken or expired connections are dropped, health checks re-armed). A path
-    below /webhooks/ that is no webhook URL takes Django's whole cycle, which answers it (a 404).
+    below /webhooks/ that is no webhook URL gets `unknown_webhook`'s JSON 404, as from the URLconf.
     """
 
     def load_middleware(self, is_async=False):
@@ -39,9 +39,7 @@ class WebhookHandler(WSGIHandler):
         self._middleware_chain = convert_exception_to_response(SecurityMiddleware(self._view_response))
 
     def __call__(self, environ, start_response):
-        route = webhook_route(get_path_info(environ))
-        if route is None:
-            return super().__call__(environ, start_response)
+        route = webhook_route(get_path_info(environ)) or (unknown_webhook, {})
         close_old_connections()
         request = WSGIRequest(environ)
         request.webhook_route = route
@@ -52,10 +50,7 @@ class WebhookHandler(WSGIHandler):
         return _Body([response.content])
 
     def _view_response(self, request):
-        route = getattr(request, "webhook_route", None)
-        if route is None:  # Django's own cycle (see __call__): its resolver answers
-            return self._get_response(request)
-        view, kwargs = route
+        view, kwargs = request.webhook_route
         return view(request, **kwargs)
 
 

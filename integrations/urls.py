@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
 
 from integrations.providers.registry import kinds_for_endpoint, provider_class, webhook_endpoints
 from integrations.webhooks import salvy_webhook, webhook_view
@@ -54,11 +55,19 @@ def webhook_urls() -> list:
         for index, route in enumerate(routes):
             urls.append(path(f"{route}/", endpoint.view, name=f"webhook-{name}" if index == 0 else None))
             urls.append(path(route, endpoint.view))
+    urls.append(re_path(r"^webhooks/", unknown_webhook))  # last: what no pattern above took
     return urls
 
 
+def unknown_webhook(request: HttpRequest) -> JsonResponse:
+    """A path below /webhooks/ that is no webhook URL: a 404 a gateway's log can explain (JSON, not a page)."""
+    known = ", ".join(f"{PREFIX}{name}/" for name in _endpoints())
+    return JsonResponse({"error": f"no webhook endpoint at {request.path}; the endpoints are {known}"}, status=404)
+
+
 def webhook_route(path_info: str) -> tuple[Callable, dict[str, str]] | None:
-    """The view and arguments the URLconf gives `path_info`, if it is a webhook URL; None otherwise."""
+    """The view and arguments the URLconf gives `path_info`, if it is a webhook URL; None otherwise
+    (below /webhooks/, the URLconf then gives `unknown_webhook`)."""
     if not path_info.startswith(PREFIX):
         return None
     name, *rest = path_info[len(PREFIX) :].removesuffix("/").split("/")

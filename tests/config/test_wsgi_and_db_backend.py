@@ -11,11 +11,11 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.http import JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import resolve
 
 from config import wsgi
 from conversations.models import Message
-from integrations.urls import webhook_route, webhook_urls
+from integrations.urls import unknown_webhook, webhook_route, webhook_urls
 from tests.factories import ChipFactory
 from tests.payloads import evolution_headers, evolution_text, load_fixture
 from tests.wsgi import wsgi_call
@@ -78,7 +78,11 @@ def test_webhook_requests_carry_no_session_or_user_and_site_requests_do(monkeypa
     assert hasattr(full, "session") and hasattr(full, "user")
 
 
-@pytest.mark.parametrize("pattern", webhook_urls(), ids=lambda pattern: str(pattern.pattern))
+@pytest.mark.parametrize(
+    "pattern",
+    [pattern for pattern in webhook_urls() if pattern.callback is not unknown_webhook],
+    ids=lambda pattern: str(pattern.pattern),
+)
 def test_webhook_route_finds_what_the_urlconf_finds(pattern):
     path = "/" + str(pattern.pattern).replace("<str:secret>", "s3cr3t-Value_1").replace(
         "<slug:event>", "messages-upsert"
@@ -107,14 +111,18 @@ def test_webhook_route_finds_what_the_urlconf_finds(pattern):
 def test_webhook_route_refuses_what_the_urlconf_refuses(path):
     assert webhook_route(path) is None
     if path.startswith("/webhooks/"):
-        with pytest.raises(Resolver404):
-            resolve(path)
+        assert resolve(path).func is unknown_webhook
 
 
-def test_a_path_below_webhooks_that_is_no_webhook_gets_djangos_404():
-    status, _headers, _raw, _content = call(wsgi.application, "POST", "/webhooks/nope/", b"{}")
+@pytest.mark.parametrize("path", ["/webhooks/nope/", "/webhooks/evolution/a/b", "/webhooks/"])
+def test_a_path_below_webhooks_that_is_no_webhook_gets_a_json_404_naming_the_endpoints(path):
+    status, headers, _raw, content = call(wsgi.application, "POST", path, b"{}")
 
     assert status == 404
+    assert headers["content-type"] == "application/json"
+    error = json.loads(content)["error"]
+    assert error.startswith(f"no webhook endpoint at {path};")
+    assert "/webhooks/evolution/" in error and "/webhooks/zapi/" in error
 
 
 def test_an_unexpected_error_in_a_webhook_answers_500_and_is_logged(monkeypatch, caplog):
