@@ -21,6 +21,15 @@ def as_str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def as_text(value: Any) -> str:
+    """A string as it is, a number written out (30, 12.5), anything else (booleans included) as ""."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def as_float(value: Any) -> float | None:
     """A number or numeric string as a float; None for anything else (booleans included)."""
     if isinstance(value, bool):

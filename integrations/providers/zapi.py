@@ -64,7 +64,7 @@ from integrations.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
-from integrations.providers.values import as_float, as_str, epoch_datetime
+from integrations.providers.values import as_float, as_str, as_text, epoch_datetime
 
 # MessageStatusCallback `status`. READ_BY_ME is our number reading *their* message: not a
 # delivery status of anything we sent.
@@ -92,6 +92,17 @@ CONTENT_KINDS: tuple[tuple[str, str], ...] = (
     ("listResponseMessage", "interactive"),
     ("hydratedTemplate", "text"),  # a business template sent to us: its text
     ("buttonsMessage", "text"),  # a button menu sent to us: its text
+    ("carouselMessage", "text"),
+    ("pollVote", "interactive"),  # an answer to a poll: the options chosen
+    # Content the agent gets a short summary of (see SUMMARIES).
+    ("poll", "unknown"),
+    ("order", "unknown"),
+    ("product", "unknown"),
+    ("pixKeyMessage", "unknown"),
+    ("requestPayment", "unknown"),
+    ("sendPayment", "unknown"),
+    ("reviewAndPay", "unknown"),
+    ("reviewOrder", "unknown"),
 )
 # Where each media object keeps its file.
 MEDIA_URL_KEYS = ("imageUrl", "audioUrl", "videoUrl", "ptvUrl", "documentUrl", "stickerUrl")
@@ -267,8 +278,12 @@ def _parse_received(payload: Mapping[str, Any]) -> list[Event]:
     if not contact.known:
         raise WebhookRejected(400, "ReceivedCallback names no 'phone' or LID")
 
-    kind, body = _content(payload)
+    if isinstance(payload.get("pinMessage"), Mapping):
+        return [Ignored("a message pinned or unpinned")]
+    key, kind, body = _content(payload)
     fields = _content_fields(kind, body)
+    if key in SUMMARIES:
+        fields["text"] = SUMMARIES[key](body)
     if payload.get("isEdit") is True:
         return _edits(payload, message_id, fields)
     return [
@@ -277,7 +292,7 @@ def _parse_received(payload: Mapping[str, Any]) -> list[Event]:
             contact=contact,
             from_me=from_me,
             kind=kind,
-            quoted_id=_quoted_id(payload, kind, body),
+            quoted_id=_quoted_id(payload, key, body),
             timestamp=epoch_datetime(payload.get("momment")),
             sent_by_api=from_me and payload.get("fromApi") is True,
             raw=payload,
@@ -316,12 +331,44 @@ def _contact(payload: Mapping[str, Any], *, from_me: bool) -> Contact:
     return Contact(phone=phone, lid=lid, push_name=push_name)
 
 
-def _content(payload: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+def _content(payload: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any]]:
+    """(the payload's content key, our kind, the content object)."""
     for key, kind in CONTENT_KINDS:
         body = payload.get(key)
         if isinstance(body, Mapping):
-            return kind, body
-    return "unknown", {}
+            return key, kind, body
+    return "", "unknown", {}
+
+
+def _names(items: Any) -> list[str]:
+    return [as_str(item.get("name")) for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
+
+
+def _products(body: Mapping[str, Any]) -> str:
+    """'2x order 1, 1x nameProduct' from a cart's or an order's products."""
+    products = body.get("products") if isinstance(body.get("products"), list) else []
+    return ", ".join(
+        f"{as_text(item.get('quantity')) or '1'}x {as_str(item.get('name'))}"
+        for item in products
+        if isinstance(item, Mapping)
+    )
+
+
+# What the agent reads of content that has no text of its own (the labels are the conversation's language).
+SUMMARIES = {
+    "carouselMessage": lambda body: as_str(body.get("text")),
+    "pollVote": lambda body: " / ".join(_names(body.get("options"))),
+    "poll": lambda body: ": ".join(
+        filter(None, [f"[enquete] {as_str(body.get('question'))}", " / ".join(_names(body.get("options")))])
+    ),
+    "order": lambda body: f"[pedido] {_products(body) or as_str(body.get('orderTitle'))}",
+    "product": lambda body: f"[produto] {as_str(body.get('title'))}",
+    "pixKeyMessage": lambda body: f"[chave Pix] {as_str(body.get('key'))}",
+    "requestPayment": lambda body: "[pedido de pagamento]",
+    "sendPayment": lambda body: "[pagamento enviado]",
+    "reviewAndPay": lambda body: f"[pedido] {_products(body)}",
+    "reviewOrder": lambda body: f"[pedido] {_products(body)}",
+}
 
 
 def _content_fields(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -353,11 +400,13 @@ def _content_fields(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _quoted_id(payload: Mapping[str, Any], kind: str, body: Mapping[str, Any]) -> str:
-    if kind == "reaction":
+def _quoted_id(payload: Mapping[str, Any], key: str, body: Mapping[str, Any]) -> str:
+    if key == "reaction":
         referenced = body.get("referencedMessage")
         if isinstance(referenced, Mapping) and as_str(referenced.get("messageId")):
             return as_str(referenced.get("messageId"))
+    if key == "pollVote" and as_str(body.get("pollMessageId")):
+        return as_str(body.get("pollMessageId"))
     return as_str(payload.get("referenceMessageId"))
 
 

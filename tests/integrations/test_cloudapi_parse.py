@@ -14,6 +14,8 @@ from integrations.providers.base import (
     IdentityLink,
     Ignored,
     InboundMessage,
+    MessageEdited,
+    MessageRevoked,
     StatusUpdate,
     WebhookRejected,
     WebhookRequest,
@@ -35,6 +37,7 @@ DOCS_TEXT_TIME = datetime.fromtimestamp(1749416383, tz=UTC)
 DOCS_ID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
 DOCS_TIME = datetime.fromtimestamp(1739321024, tz=UTC)
 SENT_ID = "wamid.HBgNNTUxMTkwMDAwMDAwMxUCABEYEjQ4NkE2QjI0RjE2NjFFQzUyQQA="
+PYWA_CONTACT = Contact(phone="+972987654321", bsuid="US.13491208655302741918", push_name="Test Name")
 PABLO_BSUID = "user.9373795779eb6441c8adb2eaee5b848e7dd174ddd302d7db62142f4722d574b6"
 
 
@@ -169,6 +172,38 @@ EXPECTED = {
     ],
     "statuses.read__zammad": [ZAMMAD_READ],
     "multi.entries__two_numbers": [DOCS_TEXT, ZAMMAD_READ, ZAMMAD_IMAGE],
+    # Numbers also used in the WhatsApp Business app: edits and deletes name the original message.
+    "messages.edit__image_caption_pywa": [
+        MessageEdited(
+            provider_message_id="wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=",
+            text="Updated image caption",
+        )
+    ],
+    "messages.revoke__pywa": [
+        MessageRevoked(provider_message_id="wamid.HBgMOTcyOTg3NjU0MzIxFQIAEhgUM0FBMDAwMDAwMDAwMDAwMDAwMDEA")
+    ],
+    "messages.order__pywa": [
+        InboundMessage(
+            provider_message_id="wamid.xyzxyz",
+            contact=PYWA_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[pedido] 3x HAMBURGER (30 ILS), 2x FRENCH_FRIES (35 ILS), 2x SODA (10 ILS)",
+            timestamp=datetime.fromtimestamp(1697044668, tz=UTC),
+        )
+    ],
+    "statuses.read__group_pywa": [Ignored("status of a group message")],
+    # Typed by the business in the WhatsApp Business app: ours, from the phone, to the customer.
+    "smb_message_echoes.text__pywa": [
+        InboundMessage(
+            provider_message_id="wamid.HBgMOTcyOTg3NjU0MzIxFQIAERgSM0VCMEExQjJDM0Q0RTVGNjA3AA==",
+            contact=PYWA_CONTACT,
+            from_me=True,
+            kind="text",
+            text="Test message",
+            timestamp=datetime.fromtimestamp(1697043223, tz=UTC),
+        )
+    ],
 }
 
 

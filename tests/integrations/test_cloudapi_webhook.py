@@ -297,3 +297,40 @@ def test_failed_outside_the_window_records_the_error(client, chip, sent_message)
 def test_status_before_the_send_is_known_is_kept(client, chip):
     assert post(client, load_fixture("cloudapi/statuses.read__zammad.json")).status_code == 200
     assert EarlyStatus.objects.get().status == "read"
+
+
+# --- edits and deletes (numbers also used in the WhatsApp Business app) ------------------------------
+
+
+def edit_of(message_id: str, caption: str, *, kind: str = "edit") -> dict:
+    body = copy.deepcopy(
+        load_fixture(f"cloudapi/messages.{kind}__{'image_caption_' if kind == 'edit' else ''}pywa.json")
+    )
+    value = body["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = NUMBER
+    target = value["messages"][0][kind]
+    target["original_message_id"] = message_id
+    if kind == "edit":
+        target["message"]["image"]["caption"] = caption
+    return body
+
+
+def test_an_edit_changes_the_stored_text_and_stores_no_new_message(client, chip):
+    assert post(client, fresh_text("wamid.ORIGINAL", "Quero 2 unidades")).status_code == 202
+
+    response = post(client, edit_of("wamid.ORIGINAL", "Quero 3 unidades"))
+
+    assert response.status_code == 200
+    message = Message.objects.get()
+    assert (message.provider_message_id, message.text) == ("wamid.ORIGINAL", "Quero 3 unidades")
+    assert message.edited_at is not None
+
+
+def test_a_delete_flags_the_stored_message_and_stores_no_new_one(client, chip):
+    assert post(client, fresh_text("wamid.ORIGINAL")).status_code == 202
+
+    response = post(client, edit_of("wamid.ORIGINAL", "", kind="revoke"))
+
+    assert response.status_code == 200
+    message = Message.objects.get()
+    assert message.revoked_at is not None and message.text == "Oi, quero um orçamento"

@@ -360,6 +360,122 @@ EXPECTED = {
     ),
     "MessageStatusCallback__read_by_me_status_broadcast_real": lambda n: [STATUS_NOT_ONE_TO_ONE],
     "MessageStatusCallback__read_group_real": lambda n: [STATUS_NOT_ONE_TO_ONE],
+    # --- content without text of its own: what the agent reads of it ---------------------------------------
+    "ReceivedCallback__poll_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[enquete] Qual a melhor API de WhatsApp?: Z-API / Outras",
+            timestamp=at(1632228638000),
+        )
+    ],
+    "ReceivedCallback__poll_vote_docs": lambda n: [
+        # A vote answers the poll: the options chosen, quoting the poll.
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="interactive",
+            text="Z-API",
+            quoted_id="ID da mensagem de enquete que foi respondida",
+            timestamp=at(1632228638000),
+        )
+    ],
+    "ReceivedCallback__order_cart_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[pedido] 1x nameProduct",
+            timestamp=at(1632233527000),
+        )
+    ],
+    "ReceivedCallback__product_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=Contact(phone="+5544999999999", lid="81896604192873"),  # senderName is the number
+            from_me=False,
+            kind="unknown",
+            text="[produto] name",
+            timestamp=at(1632233527000),
+        )
+    ],
+    "ReceivedCallback__pix_key_docs": lambda n: [
+        message(
+            n,
+            provider_message_id="9D968A5FA2880508C4",
+            contact=Contact(phone="+5544999999999", lid="81896604192873"),  # 8-digit mobile widened
+            from_me=False,
+            kind="unknown",
+            text="[chave Pix] pixkey",
+            timestamp=at(1708455444850),
+        )
+    ],
+    "ReceivedCallback__request_payment_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[pedido de pagamento]",
+            timestamp=at(1632229683000),
+        )
+    ],
+    "ReceivedCallback__send_payment_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[pagamento enviado]",
+            timestamp=at(1632230512000),
+        )
+    ],
+    "ReceivedCallback__review_and_pay_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[pedido] 2x order 1, 2x order 2",
+            timestamp=at(1632228925000),
+        )
+    ],
+    "ReceivedCallback__review_order_docs": lambda n: [
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=DOCS_CONTACT,
+            from_me=False,
+            kind="unknown",
+            text="[pedido] 2x order 1, 2x order 2",
+            timestamp=at(1632228925000),
+        )
+    ],
+    "ReceivedCallback__carousel_docs": lambda n: [
+        # Our own carousel, sent through the API: its text.
+        message(
+            n,
+            provider_message_id=DOCS_ID,
+            contact=Contact(phone="+5544999999999"),
+            from_me=True,
+            kind="text",
+            text="Texto da mensagem",
+            sent_by_api=True,
+            timestamp=at(1739368022130),
+        )
+    ],
+    "ReceivedCallback__pin_message_docs": lambda n: [Ignored("a message pinned or unpinned")],
     # --- the other callbacks ------------------------------------------------------------------------------
     "DeliveryCallback__docs": lambda n: [
         StatusUpdate(provider_message_id=DOCS_ID, status="sent", recipient=Contact(phone="+5544999999999"))
@@ -489,10 +605,17 @@ def test_reply_carries_the_quoted_id():
 
 
 def test_unknown_content_is_an_unknown_message():
-    body = text_body(poll={"question": "?", "options": []})
+    body = text_body(hologramMessage={"beam": "?"})
     del body["text"]
     [event] = provider.parse(body)
     assert (event.kind, event.text) == ("unknown", "")
+
+
+def test_a_poll_without_options_is_its_question():
+    body = text_body(poll={"question": "Vamos?", "options": []})
+    del body["text"]
+    [event] = provider.parse(body)
+    assert (event.kind, event.text) == ("unknown", "[enquete] Vamos?")
 
 
 def test_edit_without_edit_message_id_edits_its_message_id():

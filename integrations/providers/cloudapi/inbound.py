@@ -22,10 +22,12 @@ from integrations.providers.base import (
     IdentityLink,
     Ignored,
     InboundMessage,
+    MessageEdited,
+    MessageRevoked,
     StatusUpdate,
     WebhookRejected,
 )
-from integrations.providers.values import as_float, as_str, epoch_datetime
+from integrations.providers.values import as_float, as_str, as_text, epoch_datetime
 
 STATUS_MAP = {
     "sent": "sent",
@@ -44,7 +46,7 @@ MEDIA_KINDS = {
     "sticker": "sticker",
 }
 # Message types that are not customer content (the user opened the chat, pressed a CTA…).
-IGNORED_MESSAGE_TYPES = frozenset({"request_welcome", "ephemeral", "revoke"})
+IGNORED_MESSAGE_TYPES = frozenset({"request_welcome", "ephemeral"})
 
 
 def _change_route_key(change: Mapping[str, Any]) -> str | None:
@@ -62,6 +64,10 @@ def _change_route_key(change: Mapping[str, Any]) -> str | None:
 def _parse_change(change: Mapping[str, Any]) -> list[Event]:
     field = change.get("field")
     value = change["value"]
+    if field == "smb_message_echoes":
+        contacts = _list(value.get("contacts"), "contacts")
+        echoes = [_parse_echo(echo, contacts) for echo in _list(value.get("message_echoes"), "message_echoes")]
+        return echoes or [Ignored("message echoes change without echoes")]
     if field != "messages":
         return [Ignored(f"field {field} is not used")]
     contacts = _list(value.get("contacts"), "contacts")
@@ -88,6 +94,8 @@ def _parse_message(message: Any, contacts: list[Any]) -> list[Event]:
         return [_parse_system(message)]
     if message_type in IGNORED_MESSAGE_TYPES:
         return [Ignored(f"message type {message_type} is not customer content")]
+    if message_type in ("edit", "revoke"):
+        return [_edit_or_revoke(message_type, message.get(message_type))]
 
     contact = _sender(message, contacts)
     if not contact.known:
@@ -143,7 +151,65 @@ def _content_fields(message_type: str, raw_body: Any) -> dict[str, Any]:
         return {"kind": "interactive", "text": as_str(body.get("text")) or as_str(body.get("payload"))}
     if message_type == "contacts":  # the content is a list, not an object
         return {"kind": "contact", "text": _shared_contacts_text(raw_body)}
-    return {"kind": "unknown"}  # unsupported, unknown, order… — still a message from the customer
+    if message_type == "order":  # a cart sent from the catalog: what the agent reads of it
+        return {"kind": "unknown", "text": _order_text(body)}
+    return {"kind": "unknown"}  # unsupported, unknown… — still a message from the customer
+
+
+def _order_text(order: Mapping[str, Any]) -> str:
+    """'[pedido] 3x HAMBURGER (30 ILS), 2x SODA (10 ILS)', and the customer's note if any."""
+    items = []
+    for item in order.get("product_items") if isinstance(order.get("product_items"), list) else []:
+        if isinstance(item, Mapping):
+            price = " ".join(filter(None, [as_text(item.get("item_price")), as_str(item.get("currency"))]))
+            name = f"{as_text(item.get('quantity')) or '1'}x {as_str(item.get('product_retailer_id'))}"
+            items.append(f"{name} ({price})" if price else name)
+    note = as_str(order.get("text"))
+    return " ".join(filter(None, ["[pedido]", ", ".join(items), f"- {note}" if note else ""]))
+
+
+def _edit_or_revoke(message_type: str, body: Any) -> Event:
+    """The customer edited or deleted an earlier message (numbers also used in the WhatsApp Business
+    app): it names the original by `original_message_id`. Neither is a new message nor a status."""
+    body = body if isinstance(body, Mapping) else {}
+    original = as_str(body.get("original_message_id"))
+    if not original:
+        return Ignored(f"{message_type} without 'original_message_id'")
+    if message_type == "revoke":
+        return MessageRevoked(provider_message_id=original)
+    edited = body.get("message") if isinstance(body.get("message"), Mapping) else {}
+    fields = _content_fields(as_str(edited.get("type")), edited.get(as_str(edited.get("type"))))
+    return MessageEdited(provider_message_id=original, text=fields.get("text") or fields.get("caption") or "")
+
+
+def _parse_echo(echo: Any, contacts: list[Any]) -> Event:
+    """A message the business typed in the WhatsApp Business app on a number also on the Cloud API
+    (`smb_message_echoes`): ours, from the phone, to `to` / `to_user_id`."""
+    if not isinstance(echo, Mapping):
+        raise WebhookRejected(400, "each message echo must be an object")
+    message_id = as_str(echo.get("id"))
+    if not message_id:
+        raise WebhookRejected(400, "message echo has no 'id'")
+    phone_digits, bsuid = as_str(echo.get("to")), as_str(echo.get("to_user_id"))
+    profile_contact = _matching_contact(contacts, phone_digits, bsuid)
+    contact = Contact(
+        phone=_phone(phone_digits or as_str(profile_contact.get("wa_id"))),
+        bsuid=(bsuid or as_str(profile_contact.get("user_id"))) or None,
+        push_name=_profile_name(profile_contact),
+    )
+    if not contact.known:
+        return Ignored("message echo names no recipient")
+    message_type = as_str(echo.get("type"))
+    fields = _content_fields(message_type, echo.get(message_type))
+    fields.pop("quoted_id", None)
+    return InboundMessage(
+        provider_message_id=message_id,
+        contact=contact,
+        from_me=True,
+        timestamp=epoch_datetime(echo.get("timestamp")),
+        raw=echo,
+        **fields,
+    )
 
 
 def _shared_contacts_text(cards: Any) -> str:
@@ -207,6 +273,8 @@ def _parse_status(status: Any, contacts: list[Any]) -> list[Event]:
     message_id = status.get("id")
     if not isinstance(message_id, str) or not message_id:
         raise WebhookRejected(400, "status has no 'id'")
+    if status.get("recipient_type") == "group":
+        return [Ignored("status of a group message")]  # group messages are not ours to track either
     name = as_str(status.get("status"))
     mapped = STATUS_MAP.get(name)
     if mapped is None:
