@@ -40,12 +40,21 @@ CONTENT_KINDS: tuple[tuple[str, str], ...] = (
     ("listResponseMessage", "interactive"),
     ("templateButtonReplyMessage", "interactive"),
     ("interactiveResponseMessage", "interactive"),
+    # A business's own messages to us (templates, button and list menus): their words, as text.
+    ("templateMessage", "text"),
+    ("buttonsMessage", "text"),
+    ("listMessage", "text"),
+    ("interactiveMessage", "text"),
 )
 KIND_OF: Mapping[str, str] = dict(CONTENT_KINDS)
 # Keys that travel beside the content and say nothing about the kind.
 METADATA_KEYS = frozenset({"messageContextInfo", "contextInfo"})
-# System messages (edits and revokes, key distribution, poll votes): not customer content.
-SYSTEM_KEYS = frozenset({"protocolMessage", "senderKeyDistributionMessage", "editedMessage", "pollUpdateMessage"})
+# System messages (edits and revokes, key distribution, poll votes): not customer content. A contact's
+# edit may also come end-to-end encrypted for the linked device (`secretEncryptedMessage`, naming the
+# edited message in `targetMessageKey`): its new text cannot be read, and it is no new message.
+SYSTEM_KEYS = frozenset(
+    {"protocolMessage", "senderKeyDistributionMessage", "editedMessage", "pollUpdateMessage", "secretEncryptedMessage"}
+)
 # Envelopes around the real content (`{"<wrapper>": {"message": {...}}}`): disappearing, view-once,
 # and documents with a caption.
 WRAPPER_KEYS = (
@@ -112,7 +121,7 @@ def content_fields(kind: str, body: Any) -> dict[str, Any]:
         "file_name": as_str(body.get("fileName")),
     }
     if kind == "text":
-        fields["text"] = as_str(body.get("text"))
+        fields["text"] = as_str(body.get("text")) or business_text(body)
     elif kind == "location":
         fields["latitude"] = as_float(body.get("degreesLatitude"))
         fields["longitude"] = as_float(body.get("degreesLongitude"))
@@ -136,6 +145,25 @@ def document_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
         inner = body["message"].get("documentMessage")
         return inner if isinstance(inner, Mapping) else {}
     return body
+
+
+def business_text(body: Mapping[str, Any]) -> str:
+    """The words of a template, button menu, list or interactive message a business sent."""
+    for template_key in ("hydratedTemplate", "hydratedFourRowTemplate", "fourRowTemplate"):
+        template = body.get(template_key)
+        if isinstance(template, Mapping):
+            return as_str(template.get("hydratedContentText")) or _nested_text(template.get("content"))
+    interactive = body.get("interactiveMessageTemplate")
+    if isinstance(interactive, Mapping):
+        body = interactive
+    header = body.get("header")
+    title = as_str(header.get("title")) if isinstance(header, Mapping) else ""
+    words = as_str(body.get("contentText")) or as_str(body.get("description")) or _nested_text(body.get("body"))
+    return "\n".join(filter(None, [title, words]))
+
+
+def _nested_text(value: Any) -> str:
+    return as_str(value.get("text")) if isinstance(value, Mapping) else ""
 
 
 def place_text(body: Mapping[str, Any]) -> str:

@@ -137,3 +137,22 @@ def test_status_and_state_of_the_wrong_type_are_not_a_crash(value):
     assert isinstance(provider.parse(update)[0], Ignored)
     with pytest.raises(WebhookRejected):
         provider.parse({"instance": "x", "event": "connection.update", "data": {"state": value}})
+
+
+def test_a_business_template_received_is_its_text():
+    [event] = parse("messages.upsert__template_hydrated_v2_3_7")
+    assert (event.kind, event.provider_message_id) == ("text", "WA-TPL")
+    assert event.text.startswith("Chegou uma nova atualização sobre o sorteio")
+
+
+def test_an_interactive_template_received_is_its_header_and_body():
+    [event] = parse("messages.upsert__template_interactive_v2_3_7")
+    assert event.kind == "text"
+    assert event.text == (
+        "Linha de Crédito\nOi, Sidinaldo. Pague o valor total pela seção “Empréstimos”: https://mpago.li/1d4Y3tK"
+    )
+
+
+def test_an_encrypted_edit_is_no_new_message():
+    # Its new text is encrypted for the linked device: nothing to store, and above all nothing to answer.
+    assert parse("messages.upsert__secret_encrypted_edit_v2_3_7") == [Ignored("system message")]
