@@ -64,6 +64,14 @@ WRAPPER_KEYS = (
     "viewOnceMessageV2Extension",
     "documentWithCaptionMessage",
 )
+ENCRYPTED_EDIT = "an encrypted edit of an earlier message: its new text cannot be read"
+
+
+def encrypted_edit(content: Mapping[str, Any]) -> bool:
+    """A contact's edit end-to-end encrypted for the linked device (see SYSTEM_KEYS)."""
+    return isinstance(content.get("secretEncryptedMessage"), Mapping)
+
+
 # ProtocolMessage.Type, as protobufjs' toJSON writes it (name) or a plain object holds it (number).
 PROTOCOL_REVOKE = frozenset({"REVOKE", 0})
 PROTOCOL_EDIT = frozenset({"MESSAGE_EDIT", 14})

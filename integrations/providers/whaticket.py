@@ -58,12 +58,14 @@ from urllib.parse import urlparse
 
 from integrations.phones import is_lid, is_non_contact, is_person_jid, jid_user, normalize_phone
 from integrations.providers.baileys import (
+    ENCRYPTED_EDIT,
     KIND_OF,
     PROTOCOL_EDIT,
     PROTOCOL_REVOKE,
     WRAPPER_KEYS,
     content_fields,
     content_kind,
+    encrypted_edit,
     quoted_id,
 )
 from integrations.providers.base import (
@@ -342,6 +344,8 @@ def _unwrap(content: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _system_event(content: Mapping[str, Any]) -> Event | None:
+    if encrypted_edit(content):
+        return Ignored(ENCRYPTED_EDIT)
     protocol = content.get("protocolMessage")
     if not isinstance(protocol, Mapping):
         return None

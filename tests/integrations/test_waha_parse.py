@@ -398,3 +398,14 @@ def test_unused_events_are_ignored_not_rejected():
     assert provider.parse(body) == [Ignored("event presence.update is not used")]
     status = {"event": "session.status", "session": "x", "payload": {"status": "SOMETHING_NEW"}}
     assert provider.parse(status) == [Ignored("session status SOMETHING_NEW is not used")]
+
+
+def test_an_edit_waha_could_not_read_does_not_blank_the_message():
+    # NOWEB passes a contact's encrypted edit through with an empty body: applied, the text would be "".
+    body = load_fixture("waha/message.edited__noweb_secret_encrypted_issue2168.json")
+    assert provider.parse(body) == [Ignored("an encrypted edit of an earlier message: its new text cannot be read")]
+
+
+def test_an_encrypted_edit_arriving_as_a_message_is_no_new_message():
+    body = load_fixture("waha/message__noweb_secret_encrypted_edit_issue2072.json")
+    assert provider.parse(body) == [Ignored("system message")]

@@ -352,3 +352,9 @@ def test_fixture_route_keys():
     assert keys["whaticket/message__extended_text_reply_ticket.json"] == "2"
     assert keys["whaticket/message__list_response.json"] == "3"
     assert keys["whaticket/message__text_number.json"] is None
+
+
+def test_an_encrypted_edit_is_no_new_message():
+    assert parse("message__baileys_secret_encrypted_edit") == [
+        Ignored("an encrypted edit of an earlier message: its new text cannot be read")
+    ]

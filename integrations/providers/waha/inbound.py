@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.providers.baileys import (
+    ENCRYPTED_EDIT,
     METADATA_KEYS,
     SYSTEM_KEYS,
     content_kind,
     document_body,
+    encrypted_edit,
     interactive_text,
     place_text,
 )
@@ -205,7 +207,14 @@ def _parse_edited(payload: Mapping[str, Any], me: frozenset[str], envelope: Mapp
     # `editedMessageId` is the edited message's bare id. The payload's own id is the edit action's
     # ("it can be the same, for instance, in WEBJS", docs): the fallback when the field is absent.
     edited = _raw_id(payload.get("editedMessageId")) or key.raw_id
-    return [MessageEdited(provider_message_id=edited, text=as_str(payload.get("body")))]
+    text = as_str(payload.get("body"))
+    if not text:
+        # WhatsApp edits to some text, never to nothing: an empty body is an edit WAHA could not read
+        # (NOWEB passes a contact's encrypted edit through as it came). Applied, it would blank the message.
+        raw = payload.get("_data") if isinstance(payload.get("_data"), Mapping) else {}
+        content = raw.get("message") if isinstance(raw.get("message"), Mapping) else {}
+        return [Ignored(ENCRYPTED_EDIT if encrypted_edit(content) else "edit without its new text")]
+    return [MessageEdited(provider_message_id=edited, text=text)]
 
 
 def _parse_revoked(payload: Mapping[str, Any], me: frozenset[str], envelope: Mapping[str, Any]) -> list[Event]:
