@@ -38,6 +38,11 @@ def message(name, **fields):
     return InboundMessage(raw=load_fixture(f"zapi/{name}.json"), **fields)
 
 
+def docs_message(name, **fields):
+    """A customer's message of the docs' examples: their id and contact, with these fields."""
+    return message(name, provider_message_id=DOCS_ID, contact=DOCS_CONTACT, from_me=False, **fields)
+
+
 def statuses(ids, status, recipient):
     return [StatusUpdate(provider_message_id=i, status=status, recipient=recipient) for i in ids]
 
@@ -362,11 +367,8 @@ EXPECTED = {
     "MessageStatusCallback__read_group_real": lambda n: [STATUS_NOT_ONE_TO_ONE],
     # --- content without text of its own: what the agent reads of it ---------------------------------------
     "ReceivedCallback__poll_docs": lambda n: [
-        message(
+        docs_message(
             n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
             kind="unknown",
             text="[enquete] Qual a melhor API de WhatsApp?: Z-API / Outras",
             timestamp=at(1632228638000),
@@ -374,11 +376,8 @@ EXPECTED = {
     ],
     "ReceivedCallback__poll_vote_docs": lambda n: [
         # A vote answers the poll: the options chosen, quoting the poll.
-        message(
+        docs_message(
             n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
             kind="interactive",
             text="Z-API",
             quoted_id="ID da mensagem de enquete que foi respondida",
@@ -386,15 +385,7 @@ EXPECTED = {
         )
     ],
     "ReceivedCallback__order_cart_docs": lambda n: [
-        message(
-            n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
-            kind="unknown",
-            text="[pedido] 1x nameProduct",
-            timestamp=at(1632233527000),
-        )
+        docs_message(n, kind="unknown", text="[pedido] 1x nameProduct", timestamp=at(1632233527000))
     ],
     "ReceivedCallback__product_docs": lambda n: [
         message(
@@ -419,48 +410,16 @@ EXPECTED = {
         )
     ],
     "ReceivedCallback__request_payment_docs": lambda n: [
-        message(
-            n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
-            kind="unknown",
-            text="[pedido de pagamento]",
-            timestamp=at(1632229683000),
-        )
+        docs_message(n, kind="unknown", text="[pedido de pagamento]", timestamp=at(1632229683000))
     ],
     "ReceivedCallback__send_payment_docs": lambda n: [
-        message(
-            n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
-            kind="unknown",
-            text="[pagamento enviado]",
-            timestamp=at(1632230512000),
-        )
+        docs_message(n, kind="unknown", text="[pagamento enviado]", timestamp=at(1632230512000))
     ],
     "ReceivedCallback__review_and_pay_docs": lambda n: [
-        message(
-            n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
-            kind="unknown",
-            text="[pedido] 2x order 1, 2x order 2",
-            timestamp=at(1632228925000),
-        )
+        docs_message(n, kind="unknown", text="[pedido] 2x order 1, 2x order 2", timestamp=at(1632228925000))
     ],
     "ReceivedCallback__review_order_docs": lambda n: [
-        message(
-            n,
-            provider_message_id=DOCS_ID,
-            contact=DOCS_CONTACT,
-            from_me=False,
-            kind="unknown",
-            text="[pedido] 2x order 1, 2x order 2",
-            timestamp=at(1632228925000),
-        )
+        docs_message(n, kind="unknown", text="[pedido] 2x order 1, 2x order 2", timestamp=at(1632228925000))
     ],
     "ReceivedCallback__carousel_docs": lambda n: [
         # Our own carousel, sent through the API: its text.
