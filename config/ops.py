@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
 from kombu import Connection
 
 from chips.gateway_health import gateway_probe, gateway_targets
@@ -34,6 +36,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
         },
         status=200 if ready else 503,
     )
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' text format; with METRICS_TOKEN set, only for a scraper that sends it as a Bearer token."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            response = JsonResponse({"error": "a Bearer token is required (METRICS_TOKEN)"}, status=401)
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+    return ExportToDjangoView(request)
 
 
 def _database_ok() -> bool:

@@ -39,6 +39,9 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-debug-key-never-use-in-production"  # noqa: S105 - debug only, by design
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# When set, GET /metrics answers only with `Authorization: Bearer <token>` (Prometheus' `bearer_token`):
+# the figures name gateways and show traffic, for a server reachable from outside.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # Fernet keys (comma-separated, newest first) for secrets at rest. Required outside debug mode:

@@ -14,7 +14,7 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("api/health", ops.api_health, name="api-health"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", ops.metrics, name="prometheus-django-metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("simulator/", include("simulator.urls")),

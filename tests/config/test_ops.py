@@ -43,3 +43,24 @@ def test_metrics_expose_prometheus_text_with_webhook_counters(client):
     body = response.content.decode()
     assert 'recado_webhook_requests_total{endpoint="evolution",status="400"}' in body
     assert "django_http_requests_total" in body or "python_info" in body
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "Basic bWV0cmljcy10b2tlbg==", "Bearer"])
+def test_with_a_metrics_token_metrics_need_it(client, settings, authorization):
+    settings.METRICS_TOKEN = "metrics-token-0123456789"
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+
+    response = client.get("/metrics", **headers)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
+    assert b"python_info" not in response.content and b"recado_" not in response.content
+
+
+def test_with_a_metrics_token_the_scraper_sending_it_gets_the_metrics(client, settings):
+    settings.METRICS_TOKEN = "metrics-token-0123456789"
+
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-0123456789")
+
+    assert response.status_code == 200
+    assert b"python_info" in response.content or b"django_http_requests_total" in response.content
