@@ -190,13 +190,7 @@ def _parse_echo(echo: Any, contacts: list[Any]) -> Event:
     message_id = as_str(echo.get("id"))
     if not message_id:
         raise WebhookRejected(400, "message echo has no 'id'")
-    phone_digits, bsuid = as_str(echo.get("to")), as_str(echo.get("to_user_id"))
-    profile_contact = _matching_contact(contacts, phone_digits, bsuid)
-    contact = Contact(
-        phone=_phone(phone_digits or as_str(profile_contact.get("wa_id"))),
-        bsuid=(bsuid or as_str(profile_contact.get("user_id"))) or None,
-        push_name=_profile_name(profile_contact),
-    )
+    contact = _person(contacts, as_str(echo.get("to")), as_str(echo.get("to_user_id")))
     if not contact.known:
         return Ignored("message echo names no recipient")
     message_type = as_str(echo.get("type"))
@@ -243,12 +237,17 @@ def _parse_system(message: Mapping[str, Any]) -> Event:
 
 
 def _sender(message: Mapping[str, Any], contacts: list[Any]) -> Contact:
-    phone_digits = as_str(message.get("from"))
-    bsuid = as_str(message.get("from_user_id"))
+    return _person(contacts, as_str(message.get("from")), as_str(message.get("from_user_id")))
+
+
+def _person(contacts: list[Any], phone_digits: str, bsuid: str) -> Contact:
+    """Who a message, status or echo is about: its own wa_id / BSUID, completed from `contacts[]`."""
     profile_contact = _matching_contact(contacts, phone_digits, bsuid)
-    phone_digits = phone_digits or as_str(profile_contact.get("wa_id"))
-    bsuid = bsuid or as_str(profile_contact.get("user_id"))
-    return Contact(phone=_phone(phone_digits), bsuid=bsuid or None, push_name=_profile_name(profile_contact))
+    return Contact(
+        phone=_phone(phone_digits or as_str(profile_contact.get("wa_id"))),
+        bsuid=(bsuid or as_str(profile_contact.get("user_id"))) or None,
+        push_name=_profile_name(profile_contact),
+    )
 
 
 def _matching_contact(contacts: list[Any], phone_digits: str, bsuid: str) -> Mapping[str, Any]:
@@ -283,14 +282,7 @@ def _parse_status(status: Any, contacts: list[Any]) -> list[Event]:
     if mapped == "failed":
         errors = [_error_text(item) for item in _list(status.get("errors"), "errors")]
         error = "; ".join(filter(None, errors)) or "failed"
-    phone_digits = as_str(status.get("recipient_id"))
-    bsuid = as_str(status.get("recipient_user_id"))
-    contact = _matching_contact(contacts, phone_digits, bsuid)
-    recipient = Contact(
-        phone=_phone(phone_digits or as_str(contact.get("wa_id"))),
-        bsuid=(bsuid or as_str(contact.get("user_id"))) or None,
-        push_name=_profile_name(contact),
-    )
+    recipient = _person(contacts, as_str(status.get("recipient_id")), as_str(status.get("recipient_user_id")))
     return [
         StatusUpdate(
             provider_message_id=message_id, status=mapped, error=error, recipient=recipient if recipient.known else None
